@@ -1,0 +1,27 @@
+# Every target works on a fresh machine with only Go installed, except e2e,
+# which also needs Prometheus (installed from apt when run as root).
+GO       ?= go
+PKGS     := ./...
+BENCH    ?= .
+BENCHTIME ?= 1s
+COUNT    ?= 1
+
+.PHONY: all test lint bench demo e2e fuzz
+
+all: lint test
+
+## test: every unit and integration test of the module, with the race detector
+test:
+	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+## lint: go vet, gofmt and staticcheck (when it can be fetched from the module proxy)
+lint:
+	$(GO) vet $(PKGS)
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -version >/dev/null 2>&1; then \
+		$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS); \
+	else echo "staticcheck unavailable from the module proxy: skipped"; fi
+
+## bench: every benchmark with allocation figures (BENCH=regexp to pick)
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(COUNT) $(PKGS)

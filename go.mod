@@ -1,0 +1,3 @@
+module github.com/lifecyclekit/lifecycle
+
+go 1.26.0

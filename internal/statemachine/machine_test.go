@@ -1,0 +1,254 @@
+package statemachine_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lifecyclekit/lifecycle/internal/statemachine"
+)
+
+type entry = statemachine.Change[int]
+
+func newMachine(history int) *statemachine.Machine[int, entry] {
+	return statemachine.New(0, statemachine.Config[int, entry]{
+		History: history,
+		Record:  func(c statemachine.Change[int]) entry { return c },
+	})
+}
+
+func TestSeqHasNoGapsAndChainsUnderConcurrentWriters(t *testing.T) {
+	m := newMachine(0)
+	var (
+		mu   sync.Mutex
+		seen []entry
+	)
+	const writers, each = 8, 2000
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_, err := m.Transition(g*each+i+1, func(e entry) {
+					mu.Lock() // observe runs in Seq order; record that order
+					seen = append(seen, e)
+					mu.Unlock()
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(seen) != writers*each {
+		t.Fatalf("observed %d transitions, want %d", len(seen), writers*each)
+	}
+	prev := 0
+	for i, e := range seen {
+		if e.Seq != uint64(i+1) {
+			t.Fatalf("entry %d has Seq %d, want %d", i, e.Seq, i+1)
+		}
+		if e.From != prev {
+			t.Fatalf("Seq %d: From = %d, want previous To %d", e.Seq, e.From, prev)
+		}
+		prev = e.To
+	}
+	if snap := m.Load(); snap.Seq != writers*each || snap.State != prev {
+		t.Fatalf("final snapshot %+v, want Seq %d State %d", snap, writers*each, prev)
+	}
+}
+
+func TestHistoryIsBoundedAndOldestFirst(t *testing.T) {
+	m := newMachine(4)
+	for i := 1; i <= 10; i++ {
+		if _, err := m.Transition(i, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := m.History()
+	if len(h) != 4 {
+		t.Fatalf("history holds %d, want 4", len(h))
+	}
+	for i, e := range h {
+		if want := uint64(7 + i); e.Seq != want || e.To != int(want) {
+			t.Fatalf("history[%d] = %+v, want Seq %d", i, e, want)
+		}
+	}
+}
+
+func TestWaitSeesAStateThatLastedNoTimeAtAll(t *testing.T) {
+	m := newMachine(0)
+	got := make(chan statemachine.Snapshot[int], 1)
+	go func() {
+		snap, err := m.Wait(context.Background(), func(s int) bool { return s == 2 })
+		if err != nil {
+			t.Error(err)
+		}
+		got <- snap
+	}()
+	waitFor(t, func() bool { return statemachine.Waiters(m) == 1 })
+	// Run straight past state 2: the waiter must still see it.
+	for _, s := range []int{1, 2, 3, 4} {
+		if _, err := m.Transition(s, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case snap := <-got:
+		if snap.State != 2 || snap.Seq != 2 {
+			t.Fatalf("Wait returned %+v, want state 2 at Seq 2", snap)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return")
+	}
+}
+
+func TestWaitReturnsContextErrorOnCancel(t *testing.T) {
+	m := newMachine(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := m.Wait(ctx, func(s int) bool { return s == 99 })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait err = %v, want context.DeadlineExceeded", err)
+	}
+	if n := statemachine.Waiters(m); n != 0 {
+		t.Fatalf("%d waiters left behind after cancel", n)
+	}
+}
+
+func TestWaitReturnsAtOnceWhenAlreadyTrue(t *testing.T) {
+	m := newMachine(0)
+	snap, err := m.Wait(ctxExpired(), func(s int) bool { return s == 0 })
+	if err != nil || snap.State != 0 {
+		t.Fatalf("Wait = %+v, %v; want state 0, nil", snap, err)
+	}
+}
+
+func TestWaitPredicatePanicFailsOnlyThatWait(t *testing.T) {
+	m := newMachine(0)
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Wait(context.Background(), func(s int) bool {
+			if s == 1 {
+				panic("boom")
+			}
+			return false
+		})
+		done <- err
+	}()
+	waitFor(t, func() bool { return statemachine.Waiters(m) == 1 })
+	if _, err := m.Transition(1, nil); err != nil {
+		t.Fatalf("a panicking predicate broke the transition: %v", err)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("Wait with a panicking predicate returned no error")
+	}
+	if m.Load().State != 1 {
+		t.Fatal("state not updated")
+	}
+}
+
+func TestCloseReleasesWaitersAndRefusesTransitions(t *testing.T) {
+	m := newMachine(0)
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Wait(context.Background(), func(s int) bool { return s == 99 })
+		done <- err
+	}()
+	waitFor(t, func() bool { return statemachine.Waiters(m) == 1 })
+	var final statemachine.Snapshot[int]
+	if !m.Close(func(last statemachine.Snapshot[int]) { final = last }) {
+		t.Fatal("first Close reported false")
+	}
+	if m.Close(nil) {
+		t.Fatal("second Close reported true")
+	}
+	if err := <-done; !errors.Is(err, statemachine.ErrClosed) {
+		t.Fatalf("Wait after Close = %v, want ErrClosed", err)
+	}
+	if _, err := m.Transition(1, nil); !errors.Is(err, statemachine.ErrClosed) {
+		t.Fatalf("Transition after Close = %v, want ErrClosed", err)
+	}
+	if final.State != 0 {
+		t.Fatalf("final saw %+v", final)
+	}
+}
+
+func TestPolicyRejectsWithoutChangingAnything(t *testing.T) {
+	errNo := errors.New("no")
+	m := statemachine.New(0, statemachine.Config[int, entry]{
+		History: 8,
+		Policy: func(from, to int) error {
+			if to < from {
+				return errNo
+			}
+			return nil
+		},
+		Record: func(c statemachine.Change[int]) entry { return c },
+	})
+	if _, err := m.Transition(5, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Transition(3, nil); !errors.Is(err, errNo) {
+		t.Fatalf("policy error not returned: %v", err)
+	}
+	if s := m.Load(); s.State != 5 || s.Seq != 1 || len(m.History()) != 1 {
+		t.Fatalf("rejected transition changed the machine: %+v", s)
+	}
+}
+
+func TestSubscriberThatNeverReadsNeverBlocksWriters(t *testing.T) {
+	m := newMachine(0)
+	ch, cancel := m.Subscribe(16)
+	defer cancel()
+	const n = 100_000
+	for i := 1; i <= n; i++ {
+		if _, err := m.Transition(i, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := m.Dropped(); got != n-16 {
+		t.Fatalf("Dropped = %d, want %d", got, n-16)
+	}
+	// Drop-oldest: what is left is the newest 16, in order.
+	for want := n - 15; want <= n; want++ {
+		if e := <-ch; e.To != want {
+			t.Fatalf("subscriber got %d, want %d", e.To, want)
+		}
+	}
+}
+
+func TestSubscribeCancelClosesTheChannel(t *testing.T) {
+	m := newMachine(0)
+	ch, cancel := m.Subscribe(1)
+	cancel()
+	cancel() // twice is fine
+	if _, ok := <-ch; ok {
+		t.Fatal("channel open after cancel")
+	}
+	if _, err := m.Transition(1, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func ctxExpired() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
