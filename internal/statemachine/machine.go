@@ -277,9 +277,8 @@ func (m *Machine[S, E]) Dropped() uint64 { return m.subDropped.Load() }
 
 // History returns the recorded entries, oldest first, in a new slice.
 func (m *Machine[S, E]) History() []E {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.history.AppendTo(make([]E, 0, m.history.Len()))
+	_, h := m.View()
+	return h
 }
 
 // Close refuses further transitions, releases every waiter with ErrClosed
@@ -306,4 +305,12 @@ func (m *Machine[S, E]) Close(final func(last Snapshot[S])) bool {
 		final(*m.cur.Load())
 	}
 	return true
+}
+
+// View returns the current snapshot and the history, oldest first, taken
+// at one instant, so the two agree.
+func (m *Machine[S, E]) View() (Snapshot[S], []E) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return *m.cur.Load(), m.history.AppendTo(make([]E, 0, m.history.Len()))
 }

@@ -1,0 +1,104 @@
+// Package otellifecycle makes a clustered service's lifecycle observable
+// the OpenTelemetry way.
+//
+// # Who reads the lifecycle, and why
+//
+// A node of a database, a broker or a control plane goes through phases:
+// it starts, bootstraps a new cluster or joins an existing one (perhaps
+// after several attempts), becomes ready, drains and stops, and sometimes
+// fails. Many readers need that one fact, each in its own form:
+//
+//   - an operator in Grafana or Prometheus wants a one-hot gauge
+//     (cluster_lifecycle_state{state="ready"} 1) and alerts on it;
+//   - an operator in Jaeger wants to see cluster formation as a waterfall:
+//     how long each join attempt took, and why the episode failed;
+//   - a post-mortem wants one log record per transition;
+//   - Kubernetes wants /readyz and /livez, systemd wants READY=1 and STATUS=;
+//   - the service's own code wants Current(), IsReady() and WaitReady().
+//
+// A service holds one Tracker and calls a To* method at each phase change.
+// The Tracker fans that fact out, consistently and cheaply, to all of them.
+//
+// # Phases
+//
+//	Phase          label          payload           Detail (log detail, systemd STATUS=)
+//	Starting       starting       –                 starting
+//	Restarting     restarting     –                 restart
+//	Bootstrapping  bootstrapping  –                 bootstrapping new cluster
+//	Joining        joining        Attempt (from 0)  joining cluster (attempt N)
+//	Ready          ready          Nodes             ready (N nodes)
+//	Draining       draining       –                 draining
+//	Stopping       stopping       –                 stopping
+//	Failed         failed         Reason            failed: <reason>
+//
+// Transitions are any → any on purpose: after a failure an operator may
+// force a bootstrap, so Joining{3} → Failed → Joining{0} → Ready{3} is a
+// legal path. WithTransitionPolicy can reject transitions a service
+// considers impossible.
+//
+// # Consistency
+//
+// Readers never lock: Current and IsReady are one atomic load. Writers are
+// serialized, and everything a transition produces (history, the slog
+// record, metrics, span events, log events, subscriber and sink deliveries)
+// is produced inside one critical section, so every reader sees the same
+// order, the order of Transition.Seq (1, 2, 3 … with no gaps). The state
+// gauge reads one snapshot per collection, so no collection ever shows
+// zero or two phases at 1.
+//
+// Nothing slow can hold a transition up: subscribers get bounded channels
+// that drop their oldest entry when full, and sinks are fed through their
+// own bounded queues by their own goroutines. Every loss is counted in
+// Stats.
+//
+// # Telemetry
+//
+// The meter, tracer and logger are named ScopeName. Providers default to
+// the global ones, as in every contrib instrumentation; this package
+// depends only on the OpenTelemetry API, and the caller chooses the SDK
+// and exporters (see the exporters/ packages of this module).
+//
+//	Metric                            Instrument              Unit          Attributes
+//	cluster.lifecycle.state           Int64ObservableGauge    {state}       state (every label, one-hot)
+//	cluster.lifecycle.transitions     Int64Counter            {transition}  from, to
+//	cluster.lifecycle.phase.duration  Float64Histogram        s             phase (the phase left)
+//	cluster.lifecycle.join.attempt    Int64ObservableGauge    {attempt}     – (observed while joining)
+//	cluster.lifecycle.nodes           Int64ObservableGauge    {node}        – (observed while ready)
+//
+// WithAttributes (a node id, a shard id) are added to every point.
+// Through the OpenTelemetry Prometheus exporter these are
+// cluster_lifecycle_state, cluster_lifecycle_transitions_total,
+// cluster_lifecycle_phase_duration_seconds, cluster_lifecycle_join_attempt
+// and cluster_lifecycle_nodes. WithMetricName("nodedb.cluster.state")
+// gives the origin tracker's nodedb_cluster_state{state="…"} series.
+//
+// Traces: an episode span "cluster.lifecycle" covers the way from Starting
+// (or from leaving Ready) to an outcome: Ready, Failed (status Error, with
+// the reason) or Stopping. Each phase on the way is a child span
+// "cluster.lifecycle.<label>", ended by the next transition, so a trace
+// viewer draws cluster formation as a waterfall. Each transition adds the
+// span event "cluster.lifecycle.transition" (attributes
+// cluster.lifecycle.from, .to, .detail, .seq and the payload .attempt,
+// .nodes or .reason) to its episode, and to the recording span in the
+// caller's context. Each episode is a new trace linked to the previous
+// one. ContextWithPhase lets work done during a phase (a join request)
+// appear inside it.
+//
+// Logs: one slog INFO record per transition, message "cluster lifecycle
+// transition", attributes prev, new, detail and seq; and one OpenTelemetry
+// log record, event name "cluster.lifecycle.transition", with the event's
+// attributes and WithAttributes, in the trace context of the episode.
+//
+// # HTTP
+//
+// StatusHandler serves the state, its Seq, when it was entered and the
+// recent history as JSON; ReadyHandler and LiveHandler are Kubernetes
+// probes. They are plain http.Handlers for any mux.
+//
+// # Untrusted text
+//
+// Failure reasons come from errors and can hold anything. They are
+// normalized once on entry (see MaxReasonBytes): one line of valid UTF-8,
+// at most 1024 bytes. No reason can add a line to a log record or an
+// sd_notify datagram, or break a JSON body or an exposition.
+package otellifecycle

@@ -1,0 +1,100 @@
+package otellifecycle_test
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel"
+
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+// epoch is the fake clock's first reading.
+var epoch = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+// stepClock returns a clock that starts at epoch and advances by step at
+// every reading, so durations and timestamps in outputs are exact.
+func stepClock(step time.Duration) func() time.Time {
+	var mu sync.Mutex
+	now := epoch.Add(-step)
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(step)
+		return now
+	}
+}
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// newTracker returns a tracker that logs nowhere and is closed at the end
+// of the test.
+func newTracker(t testing.TB, opts ...otellifecycle.Option) *otellifecycle.Tracker {
+	t.Helper()
+	tr, err := otellifecycle.New(append([]otellifecycle.Option{otellifecycle.WithLogger(quiet)}, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	return tr
+}
+
+// errorLog collects what reaches otel.Handle during a test. Tests using it
+// must not run in parallel: the error handler is global.
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) Handle(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, err)
+}
+
+func (l *errorLog) all() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]error(nil), l.errs...)
+}
+
+func captureOTelErrors(t *testing.T) *errorLog {
+	l := &errorLog{}
+	otel.SetErrorHandler(l)
+	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+	return l
+}
+
+// recorder is a sink that keeps every transition it gets.
+type recorder struct {
+	mu  sync.Mutex
+	got []otellifecycle.Transition
+}
+
+func (r *recorder) Notify(_ context.Context, t otellifecycle.Transition) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, t)
+	return nil
+}
+
+func (r *recorder) transitions() []otellifecycle.Transition {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]otellifecycle.Transition(nil), r.got...)
+}
+
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,126 @@
+package otellifecycle
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// The handlers below serve the lifecycle over HTTP. They are plain
+// http.Handlers, usable on any mux and at any path. Each answers GET and
+// HEAD (same headers, no body) and 405 with "Allow: GET, HEAD" to any other
+// method; each sets Content-Type, Cache-Control: no-store and
+// X-Content-Type-Options: nosniff. Query strings are ignored, except
+// "verbose" on the probes. Nothing from the request is echoed back.
+
+// StatusHandler serves the lifecycle as JSON (the origin's form, extended):
+//
+//	{"lifecycle":{"phase":"joining","attempt":1},"seq":4,
+//	 "since":"2026-11-27T10:00:00.5Z","attributes":{"node.id":"n1"},
+//	 "history":[{"seq":4,"from":{…},"to":{…},"detail":"…","at":"…","in_phase_seconds":0.25},…]}
+//
+// "lifecycle", "seq" and "since" (UTC, RFC 3339) describe the current state;
+// "history" holds the recent transitions, oldest first, taken at the same
+// instant. It is always 200.
+func (t *Tracker) StatusHandler() http.Handler {
+	return getOnly(func(w http.ResponseWriter, r *http.Request) {
+		body := t.statusJSON()
+		writeBody(w, r, http.StatusOK, "application/json", body)
+	})
+}
+
+// statusJSON builds the status document from one consistent view.
+func (t *Tracker) statusJSON() []byte {
+	snap, history := t.m.View()
+	var b bytes.Buffer
+	b.Grow(256 + 224*len(history))
+	b.WriteString(`{"lifecycle":`)
+	b.Write(snap.State.appendJSON(b.AvailableBuffer()))
+	b.WriteString(`,"seq":`)
+	b.Write(strconv.AppendUint(b.AvailableBuffer(), snap.Seq, 10))
+	b.WriteString(`,"since":`)
+	b.Write(appendJSONTime(b.AvailableBuffer(), snap.Since))
+	b.WriteString(`,"attributes":`)
+	if len(t.attrsJ) == 0 {
+		b.WriteString("{}")
+	} else {
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(t.attrsJ) // values are strings, bools, numbers and slices of them
+		b.Truncate(b.Len() - 1)  // Encode's newline
+	}
+	b.WriteString(`,"history":[`)
+	for i, tr := range history {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(tr.appendJSON(b.AvailableBuffer()))
+	}
+	b.WriteString("]}\n")
+	return b.Bytes()
+}
+
+// ReadyHandler is a readiness probe (Kubernetes /readyz): 200 "ok" when the
+// phase is Ready, else 503 "not ready: <phase>". With ?verbose the body
+// names the check and the state's detail:
+//
+//	[+]lifecycle ok: ready (3 nodes)
+//	readyz check passed
+func (t *Tracker) ReadyHandler() http.Handler {
+	return probe("readyz", "not ready", State.IsReady, t)
+}
+
+// LiveHandler is a liveness probe (Kubernetes /livez): 200 "ok" unless the
+// phase is Failed (change that with WithLiveness), else 503
+// "not live: <phase>". ?verbose works as for ReadyHandler.
+func (t *Tracker) LiveHandler() http.Handler {
+	return probe("livez", "not live", func(s State) bool { return t.cfg.live(s) }, t)
+}
+
+func probe(name, failure string, pass func(State) bool, t *Tracker) http.Handler {
+	return getOnly(func(w http.ResponseWriter, r *http.Request) {
+		s := t.Current()
+		ok := pass(s)
+		code := http.StatusOK
+		if !ok {
+			code = http.StatusServiceUnavailable
+		}
+		var body []byte
+		switch _, verbose := r.URL.Query()["verbose"]; {
+		case verbose && ok:
+			body = []byte("[+]lifecycle ok: " + s.Detail() + "\n" + name + " check passed\n")
+		case verbose:
+			body = []byte("[-]lifecycle " + failure + ": " + s.Detail() + "\n" + name + " check failed\n")
+		case ok:
+			body = []byte("ok")
+		default:
+			body = []byte(failure + ": " + s.Label())
+		}
+		writeBody(w, r, code, "text/plain; charset=utf-8", body)
+	})
+}
+
+// getOnly answers GET and HEAD with h and everything else with 405.
+func getOnly(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeBody(w, r, http.StatusMethodNotAllowed, "text/plain; charset=utf-8", []byte("method not allowed\n"))
+			return
+		}
+		h(w, r)
+	})
+}
+
+func writeBody(w http.ResponseWriter, r *http.Request, code int, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}

@@ -1,0 +1,259 @@
+package otellifecycle
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	otellog "go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Defaults of the options.
+const (
+	DefaultHistory      = 32
+	DefaultSinkQueue    = 1024
+	DefaultCloseTimeout = 5 * time.Second
+	DefaultMetricName   = "cluster.lifecycle.state"
+	DefaultStateKey     = "state"
+
+	// maxHistory and maxSinkQueue keep a typo from reserving gigabytes.
+	maxHistory   = 1 << 16
+	maxSinkQueue = 1 << 20
+)
+
+// config is what the options build. Its zero value is not meaningful; see
+// newConfig.
+type config struct {
+	meterProvider  metric.MeterProvider
+	tracerProvider trace.TracerProvider
+	loggerProvider otellog.LoggerProvider
+	logger         *slog.Logger
+	sinks          []Sink
+	history        int
+	sinkQueue      int
+	closeTimeout   time.Duration
+	attrs          []attribute.KeyValue
+	metricName     string
+	stateKey       string
+	now            func() time.Time
+	policy         func(from, to State) error
+	live           func(State) bool
+	errs           []error
+}
+
+// Option configures a Tracker. Options are applied in order; for options
+// that set one value, the last wins.
+type Option interface {
+	apply(config) config
+}
+
+type optionFunc func(config) config
+
+func (f optionFunc) apply(c config) config { return f(c) }
+
+func (c config) fail(format string, args ...any) config {
+	c.errs = append(c.errs, fmt.Errorf("otellifecycle: "+format, args...))
+	return c
+}
+
+// WithMeterProvider sets where metrics go. Nil is ignored; the default is
+// otel.GetMeterProvider().
+func WithMeterProvider(p metric.MeterProvider) Option {
+	return optionFunc(func(c config) config {
+		if p != nil {
+			c.meterProvider = p
+		}
+		return c
+	})
+}
+
+// WithTracerProvider sets where spans and span events go. Nil is ignored;
+// the default is otel.GetTracerProvider().
+func WithTracerProvider(p trace.TracerProvider) Option {
+	return optionFunc(func(c config) config {
+		if p != nil {
+			c.tracerProvider = p
+		}
+		return c
+	})
+}
+
+// WithLoggerProvider sets where OpenTelemetry log events go. Nil is
+// ignored; the default is the global LoggerProvider
+// (go.opentelemetry.io/otel/log/global), a no-op until one is set.
+func WithLoggerProvider(p otellog.LoggerProvider) Option {
+	return optionFunc(func(c config) config {
+		if p != nil {
+			c.loggerProvider = p
+		}
+		return c
+	})
+}
+
+// WithLogger sets the slog.Logger that gets one INFO record per transition.
+// Nil is ignored; the default is slog.Default() at the time of New.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c config) config {
+		if l != nil {
+			c.logger = l
+		}
+		return c
+	})
+}
+
+// WithSinks adds sinks that get every transition, each from its own
+// goroutine and bounded queue (see Sink). Nil sinks are an error.
+func WithSinks(sinks ...Sink) Option {
+	return optionFunc(func(c config) config {
+		for i, s := range sinks {
+			if s == nil {
+				return c.fail("WithSinks: sink %d is nil", i)
+			}
+		}
+		c.sinks = append(c.sinks, sinks...)
+		return c
+	})
+}
+
+// WithHistory sets how many transitions History and the status endpoint
+// keep, newest last. 0 keeps none. Default 32.
+func WithHistory(n int) Option {
+	return optionFunc(func(c config) config {
+		if n < 0 || n > maxHistory {
+			return c.fail("WithHistory: n must be between 0 and %d, got %d", maxHistory, n)
+		}
+		c.history = n
+		return c
+	})
+}
+
+// WithSinkQueue sets how many transitions each sink's queue holds before
+// the oldest is dropped (and counted in Stats). Default 1024.
+func WithSinkQueue(n int) Option {
+	return optionFunc(func(c config) config {
+		if n < 1 || n > maxSinkQueue {
+			return c.fail("WithSinkQueue: n must be between 1 and %d, got %d", maxSinkQueue, n)
+		}
+		c.sinkQueue = n
+		return c
+	})
+}
+
+// WithCloseTimeout bounds how long Close waits for sinks to drain their
+// queues. Default 5s.
+func WithCloseTimeout(d time.Duration) Option {
+	return optionFunc(func(c config) config {
+		if d <= 0 {
+			return c.fail("WithCloseTimeout: must be > 0, got %v", d)
+		}
+		c.closeTimeout = d
+		return c
+	})
+}
+
+// WithAttributes adds attributes that identify this tracker (a node id, a
+// shard id) to every metric point, every span, every OpenTelemetry log
+// record and the status endpoint's "attributes". Keys must be valid and
+// must not collide with the state attribute key.
+func WithAttributes(attrs ...attribute.KeyValue) Option {
+	return optionFunc(func(c config) config {
+		for _, kv := range attrs {
+			if !kv.Valid() {
+				return c.fail("WithAttributes: invalid attribute %q", kv.Key)
+			}
+		}
+		c.attrs = append(c.attrs, attrs...)
+		return c
+	})
+}
+
+// instrumentName is OpenTelemetry's instrument name syntax.
+var instrumentName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_./-]{0,254}$`)
+
+// WithMetricName renames the one-hot state gauge (default
+// "cluster.lifecycle.state"). With "nodedb.cluster.state" the Prometheus
+// exposition has the origin's nodedb_cluster_state{state="…"} series.
+func WithMetricName(name string) Option {
+	return optionFunc(func(c config) config {
+		if !instrumentName.MatchString(name) {
+			return c.fail("WithMetricName: %q is not a valid instrument name (want %s)", name, instrumentName)
+		}
+		c.metricName = name
+		return c
+	})
+}
+
+// WithStateAttributeKey renames the state gauge's attribute (default
+// "state").
+func WithStateAttributeKey(key string) Option {
+	return optionFunc(func(c config) config {
+		if !attribute.Key(key).Defined() {
+			return c.fail("WithStateAttributeKey: key must not be empty")
+		}
+		c.stateKey = key
+		return c
+	})
+}
+
+// WithClock sets the clock used to time transitions. Nil is ignored.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(c config) config {
+		if now != nil {
+			c.now = now
+		}
+		return c
+	})
+}
+
+// WithTransitionPolicy installs a check that runs before every transition,
+// inside the writers' critical section. Returning nil allows it; returning
+// an error rejects it: the state does not change, Set returns the error,
+// the To* methods report it through otel.Handle, a WARN record is logged,
+// and Stats().Rejected counts it. To only flag a transition, log from the
+// policy and return nil. The default allows any → any, as operators need
+// (a force-bootstrap after Failed is legal).
+func WithTransitionPolicy(policy func(from, to State) error) Option {
+	return optionFunc(func(c config) config {
+		c.policy = policy
+		return c
+	})
+}
+
+// WithLiveness decides what /livez reports as live. The default is every
+// phase but Failed, so a supervisor restarts a node whose lifecycle failed.
+// Nil is ignored.
+func WithLiveness(live func(State) bool) Option {
+	return optionFunc(func(c config) config {
+		if live != nil {
+			c.live = live
+		}
+		return c
+	})
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		history:      DefaultHistory,
+		sinkQueue:    DefaultSinkQueue,
+		closeTimeout: DefaultCloseTimeout,
+		metricName:   DefaultMetricName,
+		stateKey:     DefaultStateKey,
+		now:          time.Now,
+		live:         func(s State) bool { return s.Phase != Failed },
+	}
+	for _, o := range opts {
+		if o != nil {
+			c = o.apply(c)
+		}
+	}
+	for _, kv := range c.attrs {
+		if string(kv.Key) == c.stateKey {
+			c = c.fail("WithAttributes: key %q is the state attribute key; rename one with WithStateAttributeKey", kv.Key)
+		}
+	}
+	return c
+}

@@ -1,0 +1,306 @@
+package otellifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/lifecyclekit/lifecycle/internal/statemachine"
+)
+
+// ScopeName is the instrumentation scope of the tracker's meter, tracer and
+// logger.
+const ScopeName = "github.com/lifecyclekit/lifecycle/otellifecycle"
+
+// Version is the version of this module reported on the instrumentation
+// scope.
+func Version() string { return "0.1.0" }
+
+// ErrClosed is returned by Set, Wait and WaitReady once the Tracker is
+// closed.
+var ErrClosed = errors.New("otellifecycle: tracker is closed")
+
+// Tracker tracks one cluster lifecycle and fans every transition out to
+// everything that reads it. Its methods are safe for concurrent use.
+// Readers (Current, IsReady, the HTTP handlers, metric collection) never
+// lock; writers (the To* methods, Set) are serialized, so every observer
+// sees transitions in the order of Transition.Seq.
+type Tracker struct {
+	m      *statemachine.Machine[State, Transition]
+	cfg    config
+	log    *slog.Logger
+	sinks  []*sinkQueue
+	otel   *signals
+	attrsJ map[string]any // WithAttributes for the status endpoint
+
+	sinksLife   context.Context // cancelled when Close gives up on sinks
+	cancelSinks context.CancelFunc
+	stopSinks   chan struct{}
+
+	rejected  atomic.Uint64
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New returns a Tracker in the Starting phase. It fails only for invalid
+// options (the error names the option) or when an instrument cannot be
+// registered.
+func New(opts ...Option) (*Tracker, error) {
+	cfg := newConfig(opts)
+	if len(cfg.errs) > 0 {
+		return nil, errors.Join(cfg.errs...)
+	}
+	if cfg.meterProvider == nil {
+		cfg.meterProvider = otel.GetMeterProvider()
+	}
+	if cfg.tracerProvider == nil {
+		cfg.tracerProvider = otel.GetTracerProvider()
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	t := &Tracker{cfg: cfg, log: cfg.logger, stopSinks: make(chan struct{})}
+	t.m = statemachine.New(StartingState(), statemachine.Config[State, Transition]{
+		History: cfg.history,
+		Policy:  cfg.policy,
+		Now:     cfg.now,
+		Record: func(c statemachine.Change[State]) Transition {
+			return Transition{Seq: c.Seq, From: c.From, To: c.To, Detail: c.To.Detail(), At: c.At, InPhase: c.InPhase}
+		},
+	})
+	if len(cfg.attrs) > 0 {
+		t.attrsJ = make(map[string]any, len(cfg.attrs))
+		for _, kv := range cfg.attrs {
+			t.attrsJ[string(kv.Key)] = kv.Value.AsInterface()
+		}
+	}
+	sig, err := newSignals(&t.cfg, t.m)
+	if err != nil {
+		return nil, err
+	}
+	t.otel = sig
+	t.sinksLife, t.cancelSinks = context.WithCancel(context.Background())
+	for _, s := range cfg.sinks {
+		q := newSinkQueue(s, cfg.sinkQueue)
+		t.sinks = append(t.sinks, q)
+		go q.run(t.sinksLife, t.stopSinks)
+	}
+	return t, nil
+}
+
+// Current returns the current state. It is one atomic load and never
+// allocates or locks: keep it that way, it is on every reader's path.
+func (t *Tracker) Current() State { return t.m.Load().State }
+
+// IsReady reports whether the current phase is Ready: one atomic load, no
+// lock, no allocation.
+func (t *Tracker) IsReady() bool { return t.m.Load().State.Phase == Ready }
+
+// ToStarting moves to Starting.
+func (t *Tracker) ToStarting(ctx context.Context) { t.to(ctx, StartingState()) }
+
+// ToRestarting moves to Restarting.
+func (t *Tracker) ToRestarting(ctx context.Context) { t.to(ctx, RestartingState()) }
+
+// ToBootstrapping moves to Bootstrapping.
+func (t *Tracker) ToBootstrapping(ctx context.Context) { t.to(ctx, BootstrappingState()) }
+
+// ToJoining moves to Joining with the given attempt, counted from 0.
+func (t *Tracker) ToJoining(ctx context.Context, attempt uint32) {
+	t.to(ctx, JoiningState(attempt))
+}
+
+// ToReady moves to Ready in a cluster of nodes nodes (negative is taken as 0).
+func (t *Tracker) ToReady(ctx context.Context, nodes int) { t.to(ctx, ReadyState(nodes)) }
+
+// ToDraining moves to Draining.
+func (t *Tracker) ToDraining(ctx context.Context) { t.to(ctx, DrainingState()) }
+
+// ToStopping moves to Stopping.
+func (t *Tracker) ToStopping(ctx context.Context) { t.to(ctx, StoppingState()) }
+
+// ToFailed moves to Failed. The reason is normalized and bounded (see
+// MaxReasonBytes); it may be any text, including an error's.
+func (t *Tracker) ToFailed(ctx context.Context, reason string) {
+	t.to(ctx, FailedState(reason))
+}
+
+// to is Set for the To* methods: a rejection was already reported, and a
+// transition after Close is dropped silently (shutdown paths often race
+// their last transition with Close).
+func (t *Tracker) to(ctx context.Context, s State) {
+	_ = t.Set(ctx, s)
+}
+
+// Set moves to any valid state and reports what happened: nil when the
+// transition was made, an error from State.Validate for an invalid state,
+// the policy's error (wrapped) when WithTransitionPolicy rejects it, or
+// ErrClosed after Close. A Failed reason is normalized first.
+//
+// ctx carries the caller's trace context: the transition's span event is
+// also added to the recording span in ctx, and sinks get ctx's values
+// (not its cancellation).
+func (t *Tracker) Set(ctx context.Context, s State) error {
+	if s.Phase == Failed {
+		s.Reason = NormalizeReason(s.Reason)
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	_, err := t.m.Transition(s, func(tr Transition) { t.emit(ctx, tr) })
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, statemachine.ErrClosed):
+		return ErrClosed
+	default:
+		from := t.Current()
+		t.rejected.Add(1)
+		err = fmt.Errorf("otellifecycle: transition %s → %s rejected: %w", from.Label(), s.Label(), err)
+		t.log.LogAttrs(ctx, slog.LevelWarn, "cluster lifecycle transition rejected",
+			slog.String("prev", from.Label()), slog.String("new", s.Label()), slog.String("error", err.Error()))
+		otel.Handle(err)
+		return err
+	}
+}
+
+// emit fans one transition out. It runs inside the writers' critical
+// section, so every destination gets transitions in Seq order.
+func (t *Tracker) emit(ctx context.Context, tr Transition) {
+	if t.log.Enabled(ctx, slog.LevelInfo) {
+		t.log.LogAttrs(ctx, slog.LevelInfo, "cluster lifecycle transition",
+			slog.String("prev", tr.From.Label()),
+			slog.String("new", tr.To.Label()),
+			slog.String("detail", tr.Detail),
+			slog.Uint64("seq", tr.Seq))
+	}
+	t.otel.transition(ctx, tr)
+	for _, q := range t.sinks {
+		q.push(ctx, tr)
+	}
+}
+
+// History returns up to WithHistory recent transitions, oldest first, in a
+// new slice.
+func (t *Tracker) History() []Transition { return t.m.History() }
+
+// WaitReady blocks until the tracker is Ready and returns that state. See
+// Wait.
+func (t *Tracker) WaitReady(ctx context.Context) (State, error) {
+	return t.Wait(ctx, State.IsReady)
+}
+
+// Wait blocks until the state satisfies until, and returns that state. The
+// current state is checked first; after that every new state is checked as
+// it is entered, so a state that lasted no time at all is not missed. It
+// returns ctx's error when ctx ends first and ErrClosed when the tracker is
+// closed first (with the current state in both cases). A panic in until
+// fails this Wait with an error and nothing else.
+func (t *Tracker) Wait(ctx context.Context, until func(State) bool) (State, error) {
+	snap, err := t.m.Wait(ctx, until)
+	if errors.Is(err, statemachine.ErrClosed) {
+		err = ErrClosed
+	}
+	return snap.State, err
+}
+
+// Subscribe returns a channel that receives every transition from now on,
+// and a function that ends the subscription and closes the channel. The
+// channel buffers up to buffer transitions (at least 1). A transition never
+// waits for a subscriber: when the buffer is full the oldest buffered
+// transition is dropped to make room (so a slow reader always holds the
+// newest ones) and the loss is counted in Stats().SubscriberDropped. A gap
+// in Seq tells a subscriber it lost some. Close closes every channel.
+func (t *Tracker) Subscribe(buffer int) (<-chan Transition, func()) {
+	return t.m.Subscribe(buffer)
+}
+
+// Stats counts what the tracker did and what it had to give up.
+type Stats struct {
+	Transitions       uint64 // transitions made (the Seq of the current state)
+	Rejected          uint64 // transitions refused by the policy
+	SinkDropped       uint64 // transitions sinks lost to full queues or to Close's deadline
+	SinkFailures      uint64 // Notify calls that returned an error or panicked
+	SubscriberDropped uint64 // transitions subscribers lost to full buffers
+}
+
+// Stats returns the counters. Each is read atomically; together they are
+// not one snapshot.
+func (t *Tracker) Stats() Stats {
+	s := Stats{
+		Transitions:       t.m.Load().Seq,
+		Rejected:          t.rejected.Load(),
+		SubscriberDropped: t.m.Dropped(),
+	}
+	for _, q := range t.sinks {
+		s.SinkDropped += q.dropped.Load()
+		s.SinkFailures += q.failures.Load()
+	}
+	return s
+}
+
+// Close ends the tracker: further transitions are refused (ErrClosed),
+// waiters return ErrClosed, subscription channels close, metric callbacks
+// are unregistered (its series are gone at the next collection) and open
+// spans end. It then waits up to WithCloseTimeout for every sink to
+// deliver what is queued; past that it cancels the sinks' context, counts
+// what was not delivered in Stats().SinkDropped and returns an error.
+// Close is idempotent: later calls return the first call's result.
+func (t *Tracker) Close() error {
+	t.closeOnce.Do(func() {
+		var errs []error
+		t.m.Close(func(statemachine.Snapshot[State]) {
+			if err := t.otel.close(); err != nil {
+				errs = append(errs, err)
+			}
+		})
+		close(t.stopSinks)
+		timer := time.NewTimer(t.cfg.closeTimeout)
+		defer timer.Stop()
+		var stuck []string
+		expired := false
+		for _, q := range t.sinks {
+			if !expired {
+				select {
+				case <-q.done:
+					continue
+				case <-timer.C:
+					expired = true
+				}
+			}
+			select {
+			case <-q.done:
+			default:
+				stuck = append(stuck, q.name)
+			}
+		}
+		t.cancelSinks()
+		if len(stuck) > 0 {
+			errs = append(errs, fmt.Errorf("otellifecycle: Close: sinks still delivering after %v: %v", t.cfg.closeTimeout, stuck))
+		}
+		t.closeErr = errors.Join(errs...)
+	})
+	return t.closeErr
+}
+
+// ContextWithPhase returns ctx carrying the span context of the current
+// phase span (or of the episode, between phases), so that spans started
+// from it, such as a join request, appear inside that phase of the
+// lifecycle trace. When no span is being recorded it returns ctx as is.
+func (t *Tracker) ContextWithPhase(ctx context.Context) context.Context {
+	sc := t.otel.currentSpan()
+	if !sc.IsValid() {
+		return ctx
+	}
+	return trace.ContextWithSpanContext(ctx, sc)
+}
