@@ -102,4 +102,3 @@ func ExampleState_MarshalJSON() {
 	// {"phase":"ready","nodes":3}
 	// {"phase":"failed","reason":"timeout"}
 }
-

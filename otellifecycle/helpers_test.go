@@ -87,7 +87,6 @@ func (r *recorder) transitions() []otellifecycle.Transition {
 	return append([]otellifecycle.Transition(nil), r.got...)
 }
 
-
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
