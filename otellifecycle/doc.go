@@ -60,12 +60,16 @@
 //
 //	Metric                            Instrument              Unit          Attributes
 //	cluster.lifecycle.state           Int64ObservableGauge    {state}       state (every label, one-hot)
-//	cluster.lifecycle.transitions     Int64Counter            {transition}  from, to
+//	cluster.lifecycle.transitions     Int64ObservableCounter  {transition}  from, to
 //	cluster.lifecycle.phase.duration  Float64Histogram        s             phase (the phase left)
 //	cluster.lifecycle.join.attempt    Int64ObservableGauge    {attempt}     – (observed while joining)
 //	cluster.lifecycle.nodes           Int64ObservableGauge    {node}        – (observed while ready)
 //
-// WithAttributes (a node id, a shard id) are added to every point.
+// WithAttributes (a node id, a shard id) are added to every point. The
+// transitions counter is kept by the tracker (one atomic add per
+// transition) and observed at each collection as a monotonic cumulative
+// sum: it exports exactly as a synchronous counter would, without an SDK
+// aggregation on the transition's path.
 // Through the OpenTelemetry Prometheus exporter these are
 // cluster_lifecycle_state, cluster_lifecycle_transitions_total,
 // cluster_lifecycle_phase_duration_seconds, cluster_lifecycle_join_attempt

@@ -21,7 +21,7 @@ func (l *logs) enabled(ctx context.Context) bool {
 	return l.logger.Enabled(ctx, logEnabled)
 }
 
-func (l *logs) emit(ctx context.Context, tr Transition, event []attribute.KeyValue, episode trace.SpanContext) {
+func (l *logs) emit(ctx context.Context, tr *Transition, event []attribute.KeyValue, episode trace.SpanContext) {
 	var r otellog.Record
 	r.SetEventName(eventTransition)
 	r.SetTimestamp(tr.At)

@@ -7,7 +7,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	otellog "go.opentelemetry.io/otel/log"
 	"go.opentelemetry.io/otel/log/global"
+	lognoop "go.opentelemetry.io/otel/log/noop"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/lifecyclekit/lifecycle/internal/statemachine"
 )
@@ -16,8 +18,8 @@ import (
 // log events. transition and close run in the writers' critical section.
 type signals struct {
 	metrics *metrics
-	spans   *spans
-	logs    logs
+	spans   *spans // nil when the TracerProvider is the API's no-op
+	logs    *logs  // nil when the LoggerProvider is the API's no-op
 	now     func() time.Time
 }
 
@@ -26,42 +28,71 @@ func newSignals(cfg *config, m *statemachine.Machine[State, Transition]) (*signa
 	if err != nil {
 		return nil, err
 	}
+	s := &signals{metrics: met, now: cfg.now}
+	if !isNoop(cfg.tracerProvider) {
+		first := m.Load()
+		s.spans = newSpans(cfg, first.State, first.Since)
+	}
 	lp := cfg.loggerProvider
 	if lp == nil {
 		lp = global.GetLoggerProvider()
 	}
-	first := m.Load()
-	return &signals{
-		metrics: met,
-		spans:   newSpans(cfg, first.State, first.Since),
-		logs: logs{
+	if !isNoop(lp) {
+		s.logs = &logs{
 			logger: lp.Logger(ScopeName, otellog.WithInstrumentationVersion(Version())),
 			attrs:  cfg.attrs,
-		},
-		now: cfg.now,
-	}, nil
+		}
+	}
+	return s, nil
 }
 
-func (s *signals) transition(ctx context.Context, tr Transition) {
+// isNoop reports whether p is one of the API's no-op providers, for which
+// the tracker skips building spans and records altogether. (The global
+// providers are not: one may be set after New, and the tracker follows.)
+func isNoop(p any) bool {
+	switch p.(type) {
+	case tracenoop.TracerProvider, *tracenoop.TracerProvider, lognoop.LoggerProvider, *lognoop.LoggerProvider:
+		return true
+	}
+	return false
+}
+
+func (s *signals) transition(ctx context.Context, tr *Transition) {
 	s.metrics.record(ctx, tr)
-	logOn := s.logs.enabled(ctx)
+	logOn := s.logs != nil && s.logs.enabled(ctx)
+	caller := trace.SpanFromContext(ctx)
+	wantEvent := logOn || caller.IsRecording()
+	if s.spans != nil {
+		wantEvent = s.spans.begin(ctx, tr) || wantEvent
+	}
 	var event []attribute.KeyValue
-	if s.spans.begin(ctx, tr) || logOn {
+	if wantEvent {
 		event = eventAttributes(tr)
 	}
-	episode := s.spans.finish(ctx, tr, event)
+	var episode trace.SpanContext
+	if s.spans != nil {
+		episode = s.spans.finish(tr, event)
+	}
+	if caller.IsRecording() && !caller.SpanContext().Equal(episode) {
+		caller.AddEvent(eventTransition, trace.WithTimestamp(tr.At), trace.WithAttributes(event...))
+	}
 	if logOn {
 		s.logs.emit(ctx, tr, event, episode)
 	}
 }
 
 func (s *signals) close() error {
-	s.spans.close(s.now())
+	if s.spans != nil {
+		s.spans.close(s.now())
+	}
 	return s.metrics.close()
 }
 
 // currentSpan is the span context of the open phase span (or episode).
 func (s *signals) currentSpan() trace.SpanContext {
+	if s.spans == nil {
+		return trace.SpanContext{}
+	}
 	if sc := s.spans.current.Load(); sc != nil {
 		return *sc
 	}

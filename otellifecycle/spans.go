@@ -55,6 +55,7 @@ type spans struct {
 	scratch     []trace.SpanStartOption
 
 	episode     trace.Span // nil when no episode is open
+	recording   bool       // episode.IsRecording(), which cannot change while it is open
 	episodeCtx  context.Context
 	phase       trace.Span // nil when no phase span is open
 	lastEpisode trace.SpanContext
@@ -98,12 +99,13 @@ func (s *spans) startEpisode(ctx context.Context, at time.Time) {
 		opts = append(opts, trace.WithLinks(links...))
 	}
 	s.episodeCtx, s.episode = s.tracer.Start(ctx, spanEpisode, opts...)
+	s.recording = s.episode.IsRecording()
 	s.scratch = opts[:0]
 	s.setCurrent(s.episode)
 }
 
 func (s *spans) startPhase(st State, at time.Time) {
-	if !s.episode.IsRecording() {
+	if !s.recording {
 		return // not sampled: its children would not be either
 	}
 	attrs := make([]attribute.KeyValue, 0, len(s.attrs)+1)
@@ -130,9 +132,9 @@ func (s *spans) setCurrent(span trace.Span) {
 }
 
 // begin ends the open phase span and makes sure an episode is open for
-// tr, then reports whether some span records the transition event (the
-// episode, or the caller's span in ctx), so attributes are built only then.
-func (s *spans) begin(ctx context.Context, tr Transition) (wantEvent bool) {
+// tr, and reports whether the episode records the transition event (so
+// its attributes are built only when some span or log wants them).
+func (s *spans) begin(ctx context.Context, tr *Transition) (wantEvent bool) {
 	if s.phase != nil {
 		s.phase.End(trace.WithTimestamp(tr.At))
 		s.phase = nil
@@ -140,25 +142,24 @@ func (s *spans) begin(ctx context.Context, tr Transition) (wantEvent bool) {
 	if s.episode == nil {
 		s.startEpisode(ctx, tr.At)
 	}
-	return s.episode.IsRecording() || trace.SpanFromContext(ctx).IsRecording()
+	return s.recording
 }
 
-// finish adds the event to the episode and the caller's span, then ends
-// the episode if tr reaches an outcome, or starts the next phase span. It
-// returns the span context of tr's episode, for the log record.
-func (s *spans) finish(ctx context.Context, tr Transition, event []attribute.KeyValue) trace.SpanContext {
+// finish adds the event to the episode, then ends the episode if tr reaches
+// an outcome, or starts the next phase span. It returns the span context
+// of tr's episode.
+func (s *spans) finish(tr *Transition, event []attribute.KeyValue) trace.SpanContext {
 	ep := s.episode
-	if ep.IsRecording() {
+	sc := ep.SpanContext()
+	if s.recording {
 		ep.AddEvent(eventTransition, trace.WithTimestamp(tr.At), trace.WithAttributes(event...))
 	}
-	if caller := trace.SpanFromContext(ctx); caller.IsRecording() && !caller.SpanContext().Equal(ep.SpanContext()) {
-		caller.AddEvent(eventTransition, trace.WithTimestamp(tr.At), trace.WithAttributes(event...))
-	}
-	sc := ep.SpanContext()
 	if endsEpisode(tr.To.Phase) {
-		ep.SetAttributes(keyOutcome.String(tr.To.Label()))
-		if tr.To.Phase == Failed {
-			ep.SetStatus(codes.Error, tr.To.Reason)
+		if s.recording {
+			ep.SetAttributes(keyOutcome.String(tr.To.Label()))
+			if tr.To.Phase == Failed {
+				ep.SetStatus(codes.Error, tr.To.Reason)
+			}
 		}
 		s.endEpisode(tr.At)
 		return sc
@@ -168,7 +169,7 @@ func (s *spans) finish(ctx context.Context, tr Transition, event []attribute.Key
 }
 
 func (s *spans) endEpisode(at time.Time) {
-	if s.episode.IsRecording() {
+	if s.recording {
 		s.episode.End(trace.WithTimestamp(at))
 	} else {
 		s.episode.End()
@@ -192,7 +193,7 @@ func (s *spans) close(now time.Time) {
 
 // eventAttributes are the attributes of the transition event: from, to,
 // detail, seq and the payload of To.
-func eventAttributes(tr Transition) []attribute.KeyValue {
+func eventAttributes(tr *Transition) []attribute.KeyValue {
 	kvs := make([]attribute.KeyValue, 4, 5)
 	kvs[0] = keyFrom.String(tr.From.Label())
 	kvs[1] = keyTo.String(tr.To.Label())

@@ -136,8 +136,14 @@ func (s State) Detail() string {
 	case Bootstrapping:
 		return "bootstrapping new cluster"
 	case Joining:
+		if int(s.Attempt) < len(joiningDetails) {
+			return joiningDetails[s.Attempt]
+		}
 		return "joining cluster (attempt " + strconv.FormatUint(uint64(s.Attempt), 10) + ")"
 	case Ready:
+		if s.Nodes >= 0 && s.Nodes < len(readyDetails) {
+			return readyDetails[s.Nodes]
+		}
 		return "ready (" + strconv.Itoa(s.Nodes) + " nodes)"
 	case Draining:
 		return "draining"
@@ -148,6 +154,18 @@ func (s State) Detail() string {
 	}
 	return string(s.Phase)
 }
+
+// The Detail texts of the common payloads are built once, so most
+// transitions allocate no text.
+var joiningDetails, readyDetails = func() (j [32]string, r [128]string) {
+	for i := range j {
+		j[i] = "joining cluster (attempt " + strconv.Itoa(i) + ")"
+	}
+	for i := range r {
+		r[i] = "ready (" + strconv.Itoa(i) + " nodes)"
+	}
+	return j, r
+}()
 
 // String returns [State.Detail].
 func (s State) String() string { return s.Detail() }

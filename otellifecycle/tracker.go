@@ -157,7 +157,7 @@ func (t *Tracker) Set(ctx context.Context, s State) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	_, err := t.m.Transition(s, func(tr Transition) { t.emit(ctx, tr) })
+	err := t.m.Transition(s, func(tr *Transition) { t.emit(ctx, tr) })
 	switch {
 	case err == nil:
 		return nil
@@ -176,7 +176,7 @@ func (t *Tracker) Set(ctx context.Context, s State) error {
 
 // emit fans one transition out. It runs inside the writers' critical
 // section, so every destination gets transitions in Seq order.
-func (t *Tracker) emit(ctx context.Context, tr Transition) {
+func (t *Tracker) emit(ctx context.Context, tr *Transition) {
 	if t.log.Enabled(ctx, slog.LevelInfo) {
 		t.log.LogAttrs(ctx, slog.LevelInfo, "cluster lifecycle transition",
 			slog.String("prev", tr.From.Label()),
@@ -186,7 +186,7 @@ func (t *Tracker) emit(ctx context.Context, tr Transition) {
 	}
 	t.otel.transition(ctx, tr)
 	for _, q := range t.sinks {
-		q.push(ctx, tr)
+		q.push(ctx, *tr)
 	}
 }
 

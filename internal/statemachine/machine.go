@@ -56,6 +56,7 @@ type Machine[S, E any] struct {
 	waiters []*waiter[S]
 	subs    map[*subscription[E]]struct{}
 	closed  bool
+	entry   E // the entry being made; a field, so observe's pointer costs no allocation
 
 	subDropped atomic.Uint64
 }
@@ -98,45 +99,45 @@ func (m *Machine[S, E]) Load() *Snapshot[S] {
 // order, with no gaps.
 //
 // observe runs while the writers' lock is held: it must not call back into
-// the Machine's writing methods, and it should be quick.
+// the Machine's writing methods, and it should be quick. The entry it gets
+// must not be kept past the call.
 //
 // It returns ErrClosed after Close, or the policy's error, and then changes
 // nothing.
-func (m *Machine[S, E]) Transition(to S, observe func(E)) (E, error) {
+func (m *Machine[S, E]) Transition(to S, observe func(*E)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var e E
 	if m.closed {
-		return e, ErrClosed
+		return ErrClosed
 	}
 	prev := m.cur.Load()
 	if m.cfg.Policy != nil {
 		if err := m.cfg.Policy(prev.State, to); err != nil {
-			return e, err
+			return err
 		}
 	}
 	now := m.cfg.Now()
 	next := &Snapshot[S]{State: to, Seq: prev.Seq + 1, Since: now}
 	m.cur.Store(next)
 
-	e = m.cfg.Record(Change[S]{
+	m.entry = m.cfg.Record(Change[S]{
 		Seq:     next.Seq,
 		From:    prev.State,
 		To:      to,
 		At:      now,
 		InPhase: max(now.Sub(prev.Since), 0),
 	})
-	m.history.Push(e)
+	m.history.Push(m.entry)
 	if observe != nil {
-		observe(e)
+		observe(&m.entry)
 	}
 	if len(m.waiters) > 0 {
 		m.wake(*next)
 	}
 	for s := range m.subs {
-		m.offer(s, e)
+		m.offer(s, m.entry)
 	}
-	return e, nil
+	return nil
 }
 
 // wake hands snap to every waiter whose predicate holds and forgets them.

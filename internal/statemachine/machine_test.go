@@ -32,9 +32,9 @@ func TestSeqHasNoGapsAndChainsUnderConcurrentWriters(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				_, err := m.Transition(g*each+i+1, func(e entry) {
+				err := m.Transition(g*each+i+1, func(e *entry) {
 					mu.Lock() // observe runs in Seq order; record that order
-					seen = append(seen, e)
+					seen = append(seen, *e)
 					mu.Unlock()
 				})
 				if err != nil {
@@ -66,7 +66,7 @@ func TestSeqHasNoGapsAndChainsUnderConcurrentWriters(t *testing.T) {
 func TestHistoryIsBoundedAndOldestFirst(t *testing.T) {
 	m := newMachine(4)
 	for i := 1; i <= 10; i++ {
-		if _, err := m.Transition(i, nil); err != nil {
+		if err := m.Transition(i, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,7 +94,7 @@ func TestWaitSeesAStateThatLastedNoTimeAtAll(t *testing.T) {
 	waitFor(t, func() bool { return statemachine.Waiters(m) == 1 })
 	// Run straight past state 2: the waiter must still see it.
 	for _, s := range []int{1, 2, 3, 4} {
-		if _, err := m.Transition(s, nil); err != nil {
+		if err := m.Transition(s, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,7 +142,7 @@ func TestWaitPredicatePanicFailsOnlyThatWait(t *testing.T) {
 		done <- err
 	}()
 	waitFor(t, func() bool { return statemachine.Waiters(m) == 1 })
-	if _, err := m.Transition(1, nil); err != nil {
+	if err := m.Transition(1, nil); err != nil {
 		t.Fatalf("a panicking predicate broke the transition: %v", err)
 	}
 	if err := <-done; err == nil {
@@ -171,7 +171,7 @@ func TestCloseReleasesWaitersAndRefusesTransitions(t *testing.T) {
 	if err := <-done; !errors.Is(err, statemachine.ErrClosed) {
 		t.Fatalf("Wait after Close = %v, want ErrClosed", err)
 	}
-	if _, err := m.Transition(1, nil); !errors.Is(err, statemachine.ErrClosed) {
+	if err := m.Transition(1, nil); !errors.Is(err, statemachine.ErrClosed) {
 		t.Fatalf("Transition after Close = %v, want ErrClosed", err)
 	}
 	if final.State != 0 {
@@ -191,10 +191,10 @@ func TestPolicyRejectsWithoutChangingAnything(t *testing.T) {
 		},
 		Record: func(c statemachine.Change[int]) entry { return c },
 	})
-	if _, err := m.Transition(5, nil); err != nil {
+	if err := m.Transition(5, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Transition(3, nil); !errors.Is(err, errNo) {
+	if err := m.Transition(3, nil); !errors.Is(err, errNo) {
 		t.Fatalf("policy error not returned: %v", err)
 	}
 	if s := m.Load(); s.State != 5 || s.Seq != 1 || len(m.History()) != 1 {
@@ -208,7 +208,7 @@ func TestSubscriberThatNeverReadsNeverBlocksWriters(t *testing.T) {
 	defer cancel()
 	const n = 100_000
 	for i := 1; i <= n; i++ {
-		if _, err := m.Transition(i, nil); err != nil {
+		if err := m.Transition(i, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -231,7 +231,7 @@ func TestSubscribeCancelClosesTheChannel(t *testing.T) {
 	if _, ok := <-ch; ok {
 		t.Fatal("channel open after cancel")
 	}
-	if _, err := m.Transition(1, nil); err != nil {
+	if err := m.Transition(1, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,0 +1,190 @@
+package otellifecycle_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	lognoop "go.opentelemetry.io/otel/log/noop"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+// bareGauge is the collection baseline: one observable gauge over the same
+// eight labels, observed from precomputed attribute sets by one callback.
+func bareGauge(tb testing.TB) *sdkmetric.ManualReader {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	tb.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	meter := mp.Meter("baseline")
+	g, err := meter.Int64ObservableGauge("cluster.lifecycle.state")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var opts [8][]metric.ObserveOption
+	for i, l := range otellifecycle.AllLabels() {
+		opts[i] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("state", l)))}
+	}
+	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for i := range opts {
+			var v int64
+			if i == 4 {
+				v = 1
+			}
+			o.ObserveInt64(g, v, opts[i]...)
+		}
+		return nil
+	}, g); err != nil {
+		tb.Fatal(err)
+	}
+	return reader
+}
+
+// bareInstruments is the baseline for a tracker that has made transitions:
+// the same five instruments with the same points, registered directly on
+// the SDK (the gauges from precomputed sets in one callback).
+func bareInstruments(tb testing.TB) *sdkmetric.ManualReader {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	tb.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	meter := mp.Meter("baseline")
+	g, _ := meter.Int64ObservableGauge("cluster.lifecycle.state")
+	nodes, _ := meter.Int64ObservableGauge("cluster.lifecycle.nodes")
+	count, _ := meter.Int64ObservableCounter("cluster.lifecycle.transitions")
+	hist, _ := meter.Float64Histogram("cluster.lifecycle.phase.duration", metric.WithExplicitBucketBoundaries(
+		0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
+	var opts [8][]metric.ObserveOption
+	for i, l := range otellifecycle.AllLabels() {
+		opts[i] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("state", l)))}
+	}
+	pair := func(from, to string) []metric.ObserveOption {
+		return []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("from", from), attribute.String("to", to)))}
+	}
+	p1, p2 := pair("starting", "joining"), pair("joining", "ready")
+	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for i := range opts {
+			var v int64
+			if i == 4 {
+				v = 1
+			}
+			o.ObserveInt64(g, v, opts[i]...)
+		}
+		o.ObserveInt64(nodes, 3)
+		o.ObserveInt64(count, 1, p1...)
+		o.ObserveInt64(count, 1, p2...)
+		return nil
+	}, g, nodes, count); err != nil {
+		tb.Fatal(err)
+	}
+	hist.Record(ctx, 1, metric.WithAttributes(attribute.String("phase", "starting")))
+	hist.Record(ctx, 1, metric.WithAttributes(attribute.String("phase", "joining")))
+	return reader
+}
+
+func BenchmarkCollect(b *testing.B) {
+	var rm metricdata.ResourceMetrics
+	run := func(b *testing.B, r *sdkmetric.ManualReader) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := r.Collect(ctx, &rm); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("impl=bare-gauge", func(b *testing.B) { run(b, bareGauge(b)) })
+	b.Run("impl=tracker/fresh", func(b *testing.B) {
+		_, r := metricsTracker(b)
+		run(b, r)
+	})
+	b.Run("impl=bare-instruments", func(b *testing.B) { run(b, bareInstruments(b)) })
+	b.Run("impl=tracker/ready", func(b *testing.B) {
+		tr, r := metricsTracker(b)
+		tr.ToJoining(ctx, 0)
+		tr.ToReady(ctx, 3)
+		run(b, r)
+	})
+}
+
+// originGauge is what the origin does on a transition with
+// prometheus/client_golang: every other label to 0, the new one to 1.
+type originGauge struct {
+	vec    *prometheus.GaugeVec
+	labels []string
+}
+
+func (o *originGauge) set(label string) {
+	for _, l := range o.labels {
+		v := 0.0
+		if l == label {
+			v = 1
+		}
+		o.vec.WithLabelValues(l).Set(v)
+	}
+}
+
+func BenchmarkTransitionMetricsOnly(b *testing.B) {
+	states := []otellifecycle.State{otellifecycle.JoiningState(1), otellifecycle.ReadyState(3)}
+	b.Run("impl=origin-gaugevec", func(b *testing.B) {
+		reg := prometheus.NewRegistry()
+		o := &originGauge{
+			vec:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nodedb_cluster_state"}, []string{"state"}),
+			labels: otellifecycle.AllLabels(),
+		}
+		reg.MustRegister(o.vec)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			o.set(states[i&1].Label())
+			i++
+		}
+	})
+	// Metrics only: the state gauge, the counter and the histogram on the
+	// SDK; traces and OpenTelemetry logs off (the API's no-ops).
+	metricsOnly := func(b *testing.B) (*otellifecycle.Tracker, *sdkmetric.ManualReader) {
+		return metricsTracker(b,
+			otellifecycle.WithTracerProvider(tracenoop.NewTracerProvider()),
+			otellifecycle.WithLoggerProvider(lognoop.NewLoggerProvider()))
+	}
+	b.Run("impl=tracker", func(b *testing.B) {
+		tr, _ := metricsOnly(b)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			_ = tr.Set(ctx, states[i&1])
+			i++
+		}
+	})
+}
+
+// BenchmarkTransitionAllSignals: SDK meter, SDK tracer recording and
+// exporting through a batcher, slog JSON to io.Discard.
+func BenchmarkTransitionAllSignals(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	defer tp.Shutdown(ctx)
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer mp.Shutdown(ctx)
+	tr, err := otellifecycle.New(
+		otellifecycle.WithMeterProvider(mp),
+		otellifecycle.WithTracerProvider(tp),
+		otellifecycle.WithLogger(slog.New(slog.NewJSONHandler(io.Discard, nil))),
+		otellifecycle.WithAttributes(attribute.String("node.id", "n1")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Close()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = tr.Set(ctx, cycle[i%len(cycle)])
+		i++
+	}
+}
