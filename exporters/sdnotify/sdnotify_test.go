@@ -1,0 +1,227 @@
+package sdnotify_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel"
+
+	"github.com/lifecyclekit/lifecycle/exporters/sdnotify"
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+var ctx = context.Background()
+
+// listen stands up a real NOTIFY_SOCKET: a unixgram socket at a path in a
+// temporary directory, or in the abstract namespace when abstract is true.
+func listen(t *testing.T, abstract bool) (string, *net.UnixConn) {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "notify.sock")
+	if abstract {
+		name = fmt.Sprintf("@lifecycle-sdnotify-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return name, conn
+}
+
+func read(t *testing.T, conn *net.UnixConn) string {
+	t.Helper()
+	buf := make([]byte, 65536)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("no datagram: %v", err)
+	}
+	return string(buf[:n])
+}
+
+func transition(seq uint64, from, to otellifecycle.State) otellifecycle.Transition {
+	return otellifecycle.Transition{Seq: seq, From: from, To: to, Detail: to.Detail(), At: time.Now()}
+}
+
+func TestDatagramsPerTransition(t *testing.T) {
+	for _, abstract := range []bool{false, true} {
+		t.Run(fmt.Sprintf("abstract=%v", abstract), func(t *testing.T) {
+			name, conn := listen(t, abstract)
+			sink := sdnotify.New(sdnotify.WithSocket(name))
+			steps := []struct {
+				to   otellifecycle.State
+				want string
+			}{
+				{otellifecycle.RestartingState(), "STATUS=restart"},
+				{otellifecycle.JoiningState(2), "STATUS=joining cluster (attempt 2)"},
+				{otellifecycle.ReadyState(3), "STATUS=ready (3 nodes)\nREADY=1"},
+				{otellifecycle.FailedState("lost quorum"), "STATUS=failed: lost quorum"},
+				{otellifecycle.ReadyState(3), "STATUS=ready (3 nodes)"}, // READY=1 only the first time
+				{otellifecycle.DrainingState(), "STATUS=draining"},
+				{otellifecycle.StoppingState(), "STATUS=stopping\nSTOPPING=1"},
+			}
+			from := otellifecycle.StartingState()
+			for i, s := range steps {
+				if err := sink.Notify(ctx, transition(uint64(i+1), from, s.to)); err != nil {
+					t.Fatal(err)
+				}
+				if got := read(t, conn); got != s.want {
+					t.Fatalf("after %v: datagram %q, want %q", s.to, got, s.want)
+				}
+				from = s.to
+			}
+		})
+	}
+}
+
+func TestExtendTimeoutWhileJoining(t *testing.T) {
+	name, conn := listen(t, false)
+	sink := sdnotify.New(sdnotify.WithSocket(name), sdnotify.WithExtendTimeout(90*time.Second))
+	_ = sink.Notify(ctx, transition(1, otellifecycle.StartingState(), otellifecycle.JoiningState(0)))
+	if got, want := read(t, conn), "STATUS=joining cluster (attempt 0)\nEXTEND_TIMEOUT_USEC=90000000"; got != want {
+		t.Fatalf("datagram %q, want %q", got, want)
+	}
+	_ = sink.Notify(ctx, transition(2, otellifecycle.JoiningState(0), otellifecycle.ReadyState(1)))
+	if got := read(t, conn); strings.Contains(got, "EXTEND") {
+		t.Fatalf("EXTEND_TIMEOUT_USEC outside Joining: %q", got)
+	}
+}
+
+// A reason can hold anything; a datagram carries only the lines the sink
+// means, and never more than 4096 bytes.
+func TestHostileDetailNeverAddsALineOrOverflows(t *testing.T) {
+	name, conn := listen(t, false)
+	sink := sdnotify.New(sdnotify.WithSocket(name))
+	hostile := []string{
+		"x\nREADY=1",
+		"x\r\nSTOPPING=1\x00WATCHDOG=1",
+		strings.Repeat("é", 10000),
+		strings.Repeat("a", 1<<20),
+		"\xff\xfe\nMAINPID=1",
+	}
+	for i, h := range hostile {
+		// Both as the tracker would hand it over (normalized) and raw,
+		// as a Transition built by hand could.
+		for _, tr := range []otellifecycle.Transition{
+			transition(uint64(i), otellifecycle.StartingState(), otellifecycle.FailedState(h)),
+			{Seq: uint64(i), To: otellifecycle.State{Phase: otellifecycle.Failed, Reason: h}, Detail: "failed: " + h},
+		} {
+			_ = sink.Notify(ctx, tr)
+			got := read(t, conn)
+			if len(got) > 4096 {
+				t.Fatalf("datagram of %d bytes", len(got))
+			}
+			lines := strings.Split(got, "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], "STATUS=failed: ") || strings.ContainsAny(got, "\r\x00") {
+				t.Fatalf("datagram %q…", got[:min(len(got), 80)])
+			}
+		}
+	}
+}
+
+func TestWithoutNotifySocketNothingHappens(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "")
+	sink := sdnotify.New()
+	if sink.Enabled() {
+		t.Fatal("enabled without NOTIFY_SOCKET")
+	}
+	if err := sink.Notify(ctx, transition(1, otellifecycle.StartingState(), otellifecycle.ReadyState(1))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewReadsNotifySocketFromTheEnvironment(t *testing.T) {
+	name, conn := listen(t, false)
+	t.Setenv("NOTIFY_SOCKET", name)
+	sink := sdnotify.New()
+	if !sink.Enabled() {
+		t.Fatal("not enabled with NOTIFY_SOCKET set")
+	}
+	_ = sink.Notify(ctx, transition(1, otellifecycle.StartingState(), otellifecycle.BootstrappingState()))
+	if got := read(t, conn); got != "STATUS=bootstrapping new cluster" {
+		t.Fatalf("datagram %q", got)
+	}
+}
+
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) Handle(err error) { l.mu.Lock(); l.errs = append(l.errs, err); l.mu.Unlock() }
+func (l *errorLog) count() int       { l.mu.Lock(); defer l.mu.Unlock(); return len(l.errs) }
+
+func TestUnreachableSocketIsReportedOnce(t *testing.T) {
+	errs := &errorLog{}
+	otel.SetErrorHandler(errs)
+	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+
+	notASocket := filepath.Join(t.TempDir(), "plain-file")
+	if err := os.WriteFile(notASocket, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{filepath.Join(t.TempDir(), "nothing-here"), notASocket} {
+		before := errs.count()
+		sink := sdnotify.New(sdnotify.WithSocket(target))
+		for i := range 20 {
+			if err := sink.Notify(ctx, transition(uint64(i), otellifecycle.StartingState(), otellifecycle.JoiningState(uint32(i)))); err != nil {
+				t.Fatalf("Notify returned %v; the sink reports its own failures", err)
+			}
+		}
+		if n := errs.count() - before; n != 1 {
+			t.Fatalf("%s: reported %d times, want once", target, n)
+		}
+	}
+}
+
+// A receiver that never reads fills its queue; sends then time out instead
+// of parking the sink forever.
+func TestReceiverThatNeverReadsDoesNotWedgeTheSink(t *testing.T) {
+	errs := &errorLog{}
+	otel.SetErrorHandler(errs)
+	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+	name, _ := listen(t, false)
+	sink := sdnotify.New(sdnotify.WithSocket(name), sdnotify.WithWriteTimeout(5*time.Millisecond))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// More than a socket's queue holds (net.unix.max_dgram_qlen is
+		// 10 by default; some systems raise it to 512).
+		for i := range 600 {
+			_ = sink.Notify(ctx, transition(uint64(i), otellifecycle.StartingState(), otellifecycle.JoiningState(uint32(i))))
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the sink is wedged on a full socket")
+	}
+	if n := errs.count(); n != 1 {
+		t.Fatalf("a full socket was reported %d times, want once", n)
+	}
+}
+
+func TestWiredToATrackerEveryTransitionArrives(t *testing.T) {
+	name, conn := listen(t, false)
+	tr, err := otellifecycle.New(otellifecycle.WithSinks(sdnotify.New(sdnotify.WithSocket(name))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.ToJoining(ctx, 0)
+	tr.ToReady(ctx, 2)
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"STATUS=joining cluster (attempt 0)", "STATUS=ready (2 nodes)\nREADY=1"} {
+		if got := read(t, conn); got != want {
+			t.Fatalf("datagram %q, want %q", got, want)
+		}
+	}
+}
