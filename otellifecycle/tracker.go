@@ -256,6 +256,10 @@ func (t *Tracker) Stats() Stats {
 // deliver what is queued; past that it cancels the sinks' context, counts
 // what was not delivered in Stats().SinkDropped and returns an error.
 // Close is idempotent: later calls return the first call's result.
+//
+// At shutdown, move to Stopping (which ends the last episode span), shut
+// the telemetry providers down (their last collection then sees Stopping),
+// and Close the tracker last.
 func (t *Tracker) Close() error {
 	t.closeOnce.Do(func() {
 		var errs []error
