@@ -314,6 +314,9 @@ func (c *config) metricReader(ctx context.Context, name string, p *Providers) (s
 			}
 		}
 		p.Prometheus = prom
+		if slices.Contains(c.readers, prom.Reader()) {
+			return nil, nil // already given with WithMetricReader
+		}
 		return prom.Reader(), nil
 	case OTLP:
 		proto, err := c.protocol("METRICS")

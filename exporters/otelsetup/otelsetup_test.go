@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"github.com/lifecyclekit/lifecycle/exporters/otelsetup"
+	"github.com/lifecyclekit/lifecycle/exporters/promexport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -223,5 +224,25 @@ func TestCollectorDownBlocksNothing(t *testing.T) {
 				t.Fatalf("Shutdown took %v past a 500ms deadline", d)
 			}
 		})
+	}
+}
+
+// A service that always serves /metrics gives its exporter both ways; the
+// reader is registered once.
+func TestPrometheusGivenBothWaysIsRegisteredOnce(t *testing.T) {
+	t.Setenv("OTEL_METRICS_EXPORTER", "prometheus")
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	t.Setenv("OTEL_LOGS_EXPORTER", "none")
+	prom, err := promexport.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := otelsetup.Setup(ctx, otelsetup.WithMetricReader(prom.Reader()), otelsetup.WithPrometheus(prom))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown(ctx)
+	if p.Prometheus != prom {
+		t.Fatal("Setup did not use the given exporter")
 	}
 }

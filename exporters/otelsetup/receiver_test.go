@@ -22,11 +22,11 @@ import (
 // the collector's own gRPC services, or its HTTP/protobuf paths.
 type receiver struct {
 	mu      sync.Mutex
-	spans   []string                // span names
-	metrics []string                // metric names
-	events  []string                // log record event names
-	res     []*resourcepb.Resource  // every resource seen
-	headers []http.Header           // HTTP requests' headers
+	spans   []string               // span names
+	metrics []string               // metric names
+	events  []string               // log record event names
+	res     []*resourcepb.Resource // every resource seen
+	headers []http.Header          // HTTP requests' headers
 	spanRes map[string]*commonpb.KeyValue
 }
 
