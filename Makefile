@@ -6,13 +6,17 @@ BENCH    ?= .
 BENCHTIME ?= 1s
 COUNT    ?= 1
 
-.PHONY: all test lint bench demo e2e fuzz
+.PHONY: all test lint bench demo e2e
 
 all: lint test
 
 ## test: every unit and integration test of the module, with the race detector
 test:
 	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+
+## demo: a 3-node cluster on loopback (Ctrl-C stops it); DEMO_ARGS="-port 7201" to move it
+demo:
+	$(GO) run ./examples/cluster-node demo $(DEMO_ARGS)
 
 ## lint: go vet, gofmt and staticcheck (when it can be fetched from the module proxy)
 lint:

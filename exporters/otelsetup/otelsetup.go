@@ -96,6 +96,7 @@ type config struct {
 	readers     []sdkmetric.Reader
 	prometheus  *promexport.Exporter
 	console     io.Writer
+	processors  []sdktrace.SpanProcessor
 }
 
 // Option configures Setup.
@@ -147,6 +148,16 @@ func WithMetricReader(r sdkmetric.Reader) Option {
 	})
 }
 
+// WithSpanProcessor adds a span processor besides the environment's
+// exporters (a tail sampler, a test's recorder).
+func WithSpanProcessor(sp sdktrace.SpanProcessor) Option {
+	return optionFunc(func(c *config) {
+		if sp != nil {
+			c.processors = append(c.processors, sp)
+		}
+	})
+}
+
 // WithPrometheus is the exporter "prometheus" in OTEL_METRICS_EXPORTER
 // uses (by default, a new promexport.Exporter).
 func WithPrometheus(p *promexport.Exporter) Option {
@@ -184,6 +195,9 @@ func Setup(ctx context.Context, opts ...Option) (*Providers, error) {
 	}
 
 	traceOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	for _, sp := range c.processors {
+		traceOpts = append(traceOpts, sdktrace.WithSpanProcessor(sp))
+	}
 	names, err := c.exporters("OTEL_TRACES_EXPORTER", 0, OTLP, Console, None)
 	if err != nil {
 		return fail(err)
