@@ -259,4 +259,3 @@ func post(t *testing.T, addr, path, body string) {
 		t.Fatalf("POST %s: %s %s", path, res.Status, b)
 	}
 }
-
