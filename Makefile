@@ -18,6 +18,10 @@ test:
 demo:
 	$(GO) run ./examples/cluster-node demo $(DEMO_ARGS)
 
+## e2e: the full stack on loopback: real OTel Collector, Prometheus and Jaeger (builds cached in .cache/bin)
+e2e:
+	$(GO) test -tags e2e -count=1 -timeout 30m -v ./examples/otel-collector/e2e/
+
 ## lint: go vet, gofmt and staticcheck (when it can be fetched from the module proxy)
 lint:
 	$(GO) vet $(PKGS)

@@ -1,0 +1,509 @@
+//go:build e2e
+
+// Package e2e runs the example stack for real: the OpenTelemetry
+// Collector built from ../collector, Jaeger v1.76.0 built from ../jaeger,
+// Prometheus 2 from Debian, and three cluster-node processes, all on
+// 127.0.0.1, with the same collector.yaml, jaeger.yaml, prometheus.yml,
+// alerts.yml and dashboard this folder ships. Run it with `make e2e`.
+//
+// Built binaries are cached in .cache/bin at the top of the repository,
+// keyed by version. The logs of every program go to
+// examples/otel-collector/.e2e-logs/<time>/, which is removed when the
+// test passes and kept (and named) when it fails.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+const (
+	collectorVersion = "v0.165.0"
+	jaegerVersion    = "v1.76.0"
+)
+
+// paths of the repository and this example.
+func paths(t *testing.T) (repo, example string) {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	example = filepath.Dir(wd)
+	return filepath.Dir(filepath.Dir(example)), example
+}
+
+func TestFullStack(t *testing.T) {
+	began := time.Now()
+	repo, example := paths(t)
+	logs := filepath.Join(example, ".e2e-logs", began.UTC().Format("20060102T150405Z"))
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("logs of every program are in %s", logs)
+			return
+		}
+		_ = os.RemoveAll(logs)
+	})
+
+	bins := buildAll(t, repo, example, logs)
+	promBin, promtool := prometheusBinaries(t)
+
+	// The real programs' own checks of the shipped files.
+	run(t, example, promtool, "check", "config", "prometheus.yml")
+	run(t, example, promtool, "check", "rules", "alerts.yml")
+	run(t, example, promtool, "test", "rules", "alerts_test.yml")
+	run(t, example, bins["collector"], "validate", "--config=file:collector.yaml")
+
+	ports := freePorts(t, 11)
+	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
+	jaegerOTLP, jaegerHTTP, jaegerGRPC := addr(0), addr(1), addr(2)
+	colGRPC, colHTTP, colProm := addr(3), addr(4), addr(5)
+	promWeb := addr(6)
+	nodes := []string{addr(7), addr(8), addr(9)}
+	_ = addr(10)
+
+	p := newProcs(t, logs)
+	p.start(t, "jaeger", bins["jaeger"], []string{
+		"JAEGER_OTLP_GRPC_ENDPOINT=" + jaegerOTLP,
+		"JAEGER_QUERY_HTTP_ENDPOINT=" + jaegerHTTP,
+		"JAEGER_QUERY_GRPC_ENDPOINT=" + jaegerGRPC,
+	}, "--config=file:"+filepath.Join(example, "jaeger.yaml"))
+	poll(t, "Jaeger answers", time.Minute, func() error { return httpOK("http://" + jaegerHTTP + "/api/services") })
+
+	p.start(t, "otelcol", bins["collector"], []string{
+		"OTLP_GRPC_ENDPOINT=" + colGRPC,
+		"OTLP_HTTP_ENDPOINT=" + colHTTP,
+		"PROMETHEUS_EXPORTER_ENDPOINT=" + colProm,
+		"JAEGER_OTLP_ENDPOINT=" + jaegerOTLP,
+	}, "--config=file:"+filepath.Join(example, "collector.yaml"))
+	poll(t, "the collector's Prometheus endpoint answers", time.Minute, func() error { return httpOK("http://" + colProm + "/metrics") })
+
+	promConfig := loopbackPrometheusConfig(t, example, logs, colProm, nodes)
+	run(t, logs, promtool, "check", "config", promConfig)
+	p.start(t, "prometheus", promBin, nil,
+		"--config.file="+promConfig,
+		"--storage.tsdb.path="+filepath.Join(logs, "tsdb"),
+		"--web.listen-address="+promWeb,
+		"--web.enable-lifecycle")
+	prom := promAPI{base: "http://" + promWeb}
+	poll(t, "Prometheus answers queries", 2*time.Minute, func() error { _, err := prom.query("up"); return err })
+
+	// Three nodes, out of order: the joiners first, the bootstrapper (the
+	// lowest seed) three seconds later, so the joiners retry.
+	seeds := strings.Join(nodes, ",")
+	sorted := slices.Sorted(slices.Values(nodes))
+	nodeEnv := []string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + colGRPC,
+		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
+		"OTEL_TRACES_EXPORTER=otlp",
+		"OTEL_METRICS_EXPORTER=otlp",
+		"OTEL_LOGS_EXPORTER=otlp",
+		"OTEL_METRIC_EXPORT_INTERVAL=1000",
+		"OTEL_BSP_SCHEDULE_DELAY=200",
+		"OTEL_BLRP_SCHEDULE_DELAY=200",
+	}
+	ids := map[string]string{}
+	startNode := func(i int) {
+		id := "n" + strconv.Itoa(i+1)
+		ids[nodes[i]] = id
+		p.start(t, "node-"+id, bins["cluster-node"], nodeEnv, "-id", id, "-listen", nodes[i], "-seeds", seeds)
+	}
+	var bootstrapper int
+	for i, n := range nodes {
+		if n == sorted[0] {
+			bootstrapper = i
+		}
+	}
+	for i := range nodes {
+		if i != bootstrapper {
+			startNode(i)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	startNode(bootstrapper)
+
+	for _, n := range nodes {
+		poll(t, "node "+ids[n]+" Ready{3}", 90*time.Second, func() error { return nodeIs(n, `{"phase":"ready","nodes":3}`) })
+	}
+	poll(t, "Prometheus sees all three nodes ready", time.Minute, func() error {
+		return prom.expect(`cluster_lifecycle_state{job="cluster-node",state="ready"} == 1`, 3)
+	})
+
+	// One node through Failed and back.
+	victim := nodes[(bootstrapper+1)%3]
+	vid := ids[victim]
+	post(t, "http://"+victim+"/admin/fail", "e2e: injected failure")
+	poll(t, "Prometheus sees "+vid+" failed", time.Minute, func() error {
+		return prom.expect(`cluster_lifecycle_state{job="cluster-node",state="failed",instance="`+vid+`"} == 1`, 1)
+	})
+	poll(t, "the ClusterNodeFailed alert fires for "+vid, time.Minute, func() error {
+		return prom.expect(`ALERTS{alertname="ClusterNodeFailed",alertstate="firing",instance="`+vid+`"}`, 1)
+	})
+	post(t, "http://"+victim+"/admin/rejoin", "")
+	poll(t, vid+" back to Ready{3}", time.Minute, func() error { return nodeIs(victim, `{"phase":"ready","nodes":3}`) })
+	poll(t, "Prometheus sees all three nodes ready again", time.Minute, func() error {
+		return prom.expect(`cluster_lifecycle_state{job="cluster-node",state="ready"} == 1`, 3)
+	})
+
+	// The failure stays in the range history, and the alert in ALERTS.
+	history, err := prom.queryRange(`cluster_lifecycle_state{job="cluster-node",state="failed",instance="`+vid+`"}`, began, time.Now())
+	if err != nil || !anyValue(history, 1) {
+		t.Fatalf("the failure of %s is not in the range history: %v %v", vid, err, history)
+	}
+	if err := prom.expect(`max_over_time(ALERTS{alertname="ClusterNodeFailed",alertstate="firing"}[15m])`, 1); err != nil {
+		t.Fatalf("ALERTS: %v", err)
+	}
+
+	// Every expression of the dashboard returns data over the run; every
+	// rule expression evaluates.
+	for _, q := range dashboardQueries(t, example) {
+		res, err := prom.queryRange(q, began, time.Now())
+		if err != nil {
+			t.Errorf("dashboard query fails: %v\n%s", err, q)
+		} else if len(res) == 0 {
+			t.Errorf("dashboard query returns no data:\n%s", q)
+		}
+	}
+	for _, q := range ruleQueries(t, example) {
+		if _, err := prom.queryRange(q, began, time.Now()); err != nil {
+			t.Errorf("rule expression fails: %v\n%s", err, q)
+		}
+	}
+
+	// Each node's /cluster/status agrees with Prometheus, through the
+	// collector and scraped directly.
+	for _, n := range nodes {
+		phase := nodePhase(t, n)
+		if err := prom.expect(`cluster_lifecycle_state{job="cluster-node",instance="`+ids[n]+`",state="`+phase+`"} == 1`, 1); err != nil {
+			t.Errorf("%s says %s; Prometheus (collector) disagrees: %v", ids[n], phase, err)
+		}
+		poll(t, "the direct scrape of "+ids[n], 30*time.Second, func() error {
+			return prom.expect(`cluster_lifecycle_state{job="cluster-nodes",instance="`+n+`",state="`+phase+`"} == 1`, 1)
+		})
+	}
+
+	checkJaeger(t, "http://"+jaegerHTTP, []string{"n1", "n2", "n3"})
+	t.Logf("full stack verified in %v", time.Since(began).Round(time.Second))
+}
+
+// buildAll builds (or reuses) the collector and Jaeger, cached by version,
+// and builds the cluster node fresh. The two heavy builds run side by side.
+func buildAll(t *testing.T, repo, example, logs string) map[string]string {
+	t.Helper()
+	cache := filepath.Join(repo, ".cache", "bin")
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bins := map[string]string{
+		"collector":    filepath.Join(cache, "otelcol-lifecycle-"+collectorVersion),
+		"jaeger":       filepath.Join(cache, "jaeger-"+jaegerVersion),
+		"cluster-node": filepath.Join(logs, "cluster-node"),
+	}
+	type build struct{ dir, out, pkg string }
+	builds := map[string]build{
+		"collector":    {filepath.Join(example, "collector"), bins["collector"], "."},
+		"jaeger":       {filepath.Join(example, "jaeger"), bins["jaeger"], "github.com/jaegertracing/jaeger/cmd/jaeger"},
+		"cluster-node": {repo, bins["cluster-node"], "./examples/cluster-node"},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(builds))
+	for name, b := range builds {
+		if _, err := os.Stat(b.out); err == nil && name != "cluster-node" {
+			t.Logf("reusing %s", b.out)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			tmp := b.out + ".tmp"
+			cmd := exec.Command("go", "build", "-o", tmp, b.pkg)
+			cmd.Dir = b.dir
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				err = os.Rename(tmp, b.out)
+			}
+			if err != nil {
+				errs <- fmt.Errorf("building %s: %v\n%s", name, err, out)
+				return
+			}
+			t.Logf("built %s in %v", name, time.Since(start).Round(time.Second))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return bins
+}
+
+// prometheusBinaries finds Prometheus and promtool, installing Debian's
+// package when they are missing and this user may.
+func prometheusBinaries(t *testing.T) (string, string) {
+	t.Helper()
+	prom, err1 := exec.LookPath("prometheus")
+	tool, err2 := exec.LookPath("promtool")
+	if err1 == nil && err2 == nil {
+		return prom, tool
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("Prometheus is not installed: install it first (Debian: sudo apt-get install --no-install-recommends prometheus)")
+	}
+	t.Log("installing Prometheus from apt")
+	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "prometheus"}} {
+		cmd := exec.Command("apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if prom, err1 = exec.LookPath("prometheus"); err1 != nil {
+		t.Fatal(err1)
+	}
+	if tool, err2 = exec.LookPath("promtool"); err2 != nil {
+		t.Fatal(err2)
+	}
+	return prom, tool
+}
+
+func run(t *testing.T, dir, bin string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+	}
+}
+
+// loopbackPrometheusConfig is prometheus.yml with only what loopback
+// needs changed: targets on 127.0.0.1, the rules file by absolute path,
+// and 1s scrape and evaluation.
+func loopbackPrometheusConfig(t *testing.T, example, logs, collector string, nodes []string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(example, "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	global := cfg["global"].(map[string]any)
+	global["scrape_interval"], global["evaluation_interval"] = "1s", "1s"
+	cfg["rule_files"] = []any{filepath.Join(example, "alerts.yml")}
+	targets := map[string][]string{"otel-collector": {collector}, "cluster-nodes": nodes}
+	for _, sc := range cfg["scrape_configs"].([]any) {
+		job := sc.(map[string]any)
+		tg, ok := targets[job["job_name"].(string)]
+		if !ok {
+			t.Fatalf("prometheus.yml has a job the test does not know: %v", job["job_name"])
+		}
+		job["static_configs"] = []any{map[string]any{"targets": tg}}
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(logs, "prometheus.yml")
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func dashboardQueries(t *testing.T, example string) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(example, "grafana", "dashboards", "cluster-lifecycle.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			out = append(out, tg.Expr)
+		}
+	}
+	if len(out) < 5 {
+		t.Fatalf("the dashboard has only %d queries", len(out))
+	}
+	return out
+}
+
+func ruleQueries(t *testing.T, example string) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(example, "alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Groups []struct {
+			Rules []struct {
+				Expr string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(raw, &r); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, g := range r.Groups {
+		for _, rule := range g.Rules {
+			out = append(out, rule.Expr)
+		}
+	}
+	return out
+}
+
+func nodeStatus(n string) (json.RawMessage, error) {
+	res, err := http.Get("http://" + n + "/cluster/status")
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var doc struct {
+		Lifecycle json.RawMessage `json:"lifecycle"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
+		return nil, err
+	}
+	return doc.Lifecycle, nil
+}
+
+func nodeIs(n, want string) error {
+	got, err := nodeStatus(n)
+	if err != nil {
+		return err
+	}
+	if string(got) != want {
+		return fmt.Errorf("lifecycle %s, want %s", got, want)
+	}
+	return nil
+}
+
+func nodePhase(t *testing.T, n string) string {
+	t.Helper()
+	raw, err := nodeStatus(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Phase string `json:"phase"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s.Phase
+}
+
+func post(t *testing.T, url, body string) {
+	t.Helper()
+	res, err := http.Post(url, "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(res.Body)
+		t.Fatalf("POST %s: %s %s", url, res.Status, b)
+	}
+}
+
+// promAPI queries Prometheus's HTTP API.
+type promAPI struct{ base string }
+
+type sample struct {
+	Metric map[string]string `json:"metric"`
+	Value  []any             `json:"value"`
+	Values [][]any           `json:"values"`
+}
+
+func (p promAPI) get(path string, params url.Values) ([]sample, error) {
+	res, err := http.Get(p.base + path + "?" + params.Encode())
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []sample `json:"result"`
+		} `json:"data"`
+	}
+	raw, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return nil, fmt.Errorf("%s: %s", res.Status, bytes.TrimSpace(raw))
+	}
+	if body.Status != "success" {
+		return nil, fmt.Errorf("%s", body.Error)
+	}
+	return body.Data.Result, nil
+}
+
+func (p promAPI) query(q string) ([]sample, error) {
+	return p.get("/api/v1/query", url.Values{"query": {q}})
+}
+
+func (p promAPI) queryRange(q string, from, to time.Time) ([]sample, error) {
+	return p.get("/api/v1/query_range", url.Values{
+		"query": {q},
+		"start": {strconv.FormatInt(from.Unix(), 10)},
+		"end":   {strconv.FormatInt(to.Unix()+1, 10)},
+		"step":  {"1"},
+	})
+}
+
+// expect checks that q returns exactly n series.
+func (p promAPI) expect(q string, n int) error {
+	res, err := p.query(q)
+	if err != nil {
+		return err
+	}
+	if len(res) != n {
+		return fmt.Errorf("%s: %d series, want %d: %v", q, len(res), n, res)
+	}
+	return nil
+}
+
+func anyValue(res []sample, want float64) bool {
+	for _, s := range res {
+		for _, v := range s.Values {
+			if str, ok := v[1].(string); ok {
+				if f, err := strconv.ParseFloat(str, 64); err == nil && f == want {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,126 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+)
+
+type jaegerSpan struct {
+	SpanID        string `json:"spanID"`
+	OperationName string `json:"operationName"`
+	ProcessID     string `json:"processID"`
+	Logs          []struct {
+		Fields []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"fields"`
+	} `json:"logs"`
+}
+
+type jaegerTrace struct {
+	TraceID   string       `json:"traceID"`
+	Spans     []jaegerSpan `json:"spans"`
+	Processes map[string]struct {
+		ServiceName string `json:"serviceName"`
+		Tags        []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"tags"`
+	} `json:"processes"`
+}
+
+func (tr jaegerTrace) instance(processID string) string {
+	for _, tag := range tr.Processes[processID].Tags {
+		if tag.Key == "service.instance.id" {
+			return fmt.Sprint(tag.Value)
+		}
+	}
+	return ""
+}
+
+func jaegerTraces(base, service string) ([]jaegerTrace, error) {
+	q := url.Values{"service": {service}, "limit": {"1000"}, "lookback": {"1h"}}
+	res, err := http.Get(base + "/api/traces?" + q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var body struct {
+		Data []jaegerTrace `json:"data"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		return nil, err
+	}
+	return body.Data, nil
+}
+
+// checkJaeger asserts that Jaeger holds, for every node, lifecycle
+// episodes with phase spans and transition events (span events come back
+// as logs), and that one join trace crosses two nodes.
+func checkJaeger(t *testing.T, base string, instances []string) {
+	t.Helper()
+	poll(t, "Jaeger has every node's lifecycle", time.Minute, func() error {
+		res, err := http.Get(base + "/api/services")
+		if err != nil {
+			return err
+		}
+		var svc struct {
+			Data []string `json:"data"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&svc)
+		res.Body.Close()
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(svc.Data, "cluster-node") {
+			return fmt.Errorf("services %v", svc.Data)
+		}
+		traces, err := jaegerTraces(base, "cluster-node")
+		if err != nil {
+			return err
+		}
+		episodes := map[string]bool{}
+		phases := map[string]bool{}
+		events := map[string]bool{}
+		crossNode := false
+		for _, tr := range traces {
+			seen := map[string]bool{}
+			for _, s := range tr.Spans {
+				inst := tr.instance(s.ProcessID)
+				seen[inst] = true
+				switch s.OperationName {
+				case "cluster.lifecycle":
+					episodes[inst] = true
+				case "cluster.lifecycle.joining", "cluster.lifecycle.starting", "cluster.lifecycle.bootstrapping":
+					phases[inst] = true
+				}
+				for _, l := range s.Logs {
+					for _, f := range l.Fields {
+						if f.Key == "event" && f.Value == "cluster.lifecycle.transition" {
+							events[inst] = true
+						}
+					}
+				}
+			}
+			crossNode = crossNode || len(seen) > 1 && slices.ContainsFunc(tr.Spans, func(s jaegerSpan) bool {
+				return s.OperationName == "cluster.lifecycle.joining"
+			})
+		}
+		for _, inst := range instances {
+			if !episodes[inst] || !phases[inst] || !events[inst] {
+				return fmt.Errorf("node %s: episode %v, phase spans %v, transition events %v", inst, episodes[inst], phases[inst], events[inst])
+			}
+		}
+		if !crossNode {
+			return fmt.Errorf("no join trace crosses two nodes among %d traces", len(traces))
+		}
+		return nil
+	})
+}
