@@ -32,7 +32,7 @@ func (t *Tracker) StatusHandler() http.Handler {
 
 // statusJSON builds the status document from one consistent view.
 func (t *Tracker) statusJSON() []byte {
-	snap, history := t.m.View()
+	snap, history := t.past.view()
 	var b bytes.Buffer
 	b.Grow(256 + 224*len(history))
 	b.WriteString(`{"lifecycle":`)

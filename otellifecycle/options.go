@@ -28,21 +28,24 @@ const (
 // config is what the options build. Its zero value is not meaningful; see
 // newConfig.
 type config struct {
-	meterProvider  metric.MeterProvider
-	tracerProvider trace.TracerProvider
-	loggerProvider otellog.LoggerProvider
-	logger         *slog.Logger
-	sinks          []Sink
-	history        int
-	sinkQueue      int
-	closeTimeout   time.Duration
-	attrs          []attribute.KeyValue
-	metricName     string
-	stateKey       string
-	now            func() time.Time
-	policy         func(from, to State) error
-	live           func(State) bool
-	errs           []error
+	meterProvider   metric.MeterProvider
+	tracerProvider  trace.TracerProvider
+	loggerProvider  otellog.LoggerProvider
+	logger          *slog.Logger
+	sinks           []Sink
+	history         int
+	sinkQueue       int
+	closeTimeout    time.Duration
+	attrs           []attribute.KeyValue
+	metricName      string
+	stateKey        string
+	now             func() time.Time
+	policy          func(from, to State) error
+	live            func(State) bool
+	group           *Group
+	noTrackerSeries bool
+	names           []string // the options given, by name
+	errs            []error
 }
 
 // Option configures a Tracker. Options are applied in order; for options
@@ -55,6 +58,14 @@ type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
 
+// option names an option, so New and NewGroup can tell whose it is.
+func option(name string, f func(config) config) Option {
+	return optionFunc(func(c config) config {
+		c.names = append(c.names, name)
+		return f(c)
+	})
+}
+
 func (c config) fail(format string, args ...any) config {
 	c.errs = append(c.errs, fmt.Errorf("otellifecycle: "+format, args...))
 	return c
@@ -63,7 +74,7 @@ func (c config) fail(format string, args ...any) config {
 // WithMeterProvider sets where metrics go. Nil is ignored; the default is
 // otel.GetMeterProvider().
 func WithMeterProvider(p metric.MeterProvider) Option {
-	return optionFunc(func(c config) config {
+	return option("WithMeterProvider", func(c config) config {
 		if p != nil {
 			c.meterProvider = p
 		}
@@ -74,7 +85,7 @@ func WithMeterProvider(p metric.MeterProvider) Option {
 // WithTracerProvider sets where spans and span events go. Nil is ignored;
 // the default is otel.GetTracerProvider().
 func WithTracerProvider(p trace.TracerProvider) Option {
-	return optionFunc(func(c config) config {
+	return option("WithTracerProvider", func(c config) config {
 		if p != nil {
 			c.tracerProvider = p
 		}
@@ -86,7 +97,7 @@ func WithTracerProvider(p trace.TracerProvider) Option {
 // ignored; the default is the global LoggerProvider
 // (go.opentelemetry.io/otel/log/global), a no-op until one is set.
 func WithLoggerProvider(p otellog.LoggerProvider) Option {
-	return optionFunc(func(c config) config {
+	return option("WithLoggerProvider", func(c config) config {
 		if p != nil {
 			c.loggerProvider = p
 		}
@@ -97,7 +108,7 @@ func WithLoggerProvider(p otellog.LoggerProvider) Option {
 // WithLogger sets the slog.Logger that gets one INFO record per transition.
 // Nil is ignored; the default is slog.Default() at the time of New.
 func WithLogger(l *slog.Logger) Option {
-	return optionFunc(func(c config) config {
+	return option("WithLogger", func(c config) config {
 		if l != nil {
 			c.logger = l
 		}
@@ -108,7 +119,7 @@ func WithLogger(l *slog.Logger) Option {
 // WithSinks adds sinks that get every transition, each from its own
 // goroutine and bounded queue (see Sink). Nil sinks are an error.
 func WithSinks(sinks ...Sink) Option {
-	return optionFunc(func(c config) config {
+	return option("WithSinks", func(c config) config {
 		for i, s := range sinks {
 			if s == nil {
 				return c.fail("WithSinks: sink %d is nil", i)
@@ -122,7 +133,7 @@ func WithSinks(sinks ...Sink) Option {
 // WithHistory sets how many transitions History and the status endpoint
 // keep, newest last. 0 keeps none. Default 32.
 func WithHistory(n int) Option {
-	return optionFunc(func(c config) config {
+	return option("WithHistory", func(c config) config {
 		if n < 0 || n > maxHistory {
 			return c.fail("WithHistory: n must be between 0 and %d, got %d", maxHistory, n)
 		}
@@ -134,7 +145,7 @@ func WithHistory(n int) Option {
 // WithSinkQueue sets how many transitions each sink's queue holds before
 // the oldest is dropped (and counted in Stats). Default 1024.
 func WithSinkQueue(n int) Option {
-	return optionFunc(func(c config) config {
+	return option("WithSinkQueue", func(c config) config {
 		if n < 1 || n > maxSinkQueue {
 			return c.fail("WithSinkQueue: n must be between 1 and %d, got %d", maxSinkQueue, n)
 		}
@@ -146,7 +157,7 @@ func WithSinkQueue(n int) Option {
 // WithCloseTimeout bounds how long Close waits for sinks to drain their
 // queues. Default 5s.
 func WithCloseTimeout(d time.Duration) Option {
-	return optionFunc(func(c config) config {
+	return option("WithCloseTimeout", func(c config) config {
 		if d <= 0 {
 			return c.fail("WithCloseTimeout: must be > 0, got %v", d)
 		}
@@ -160,7 +171,7 @@ func WithCloseTimeout(d time.Duration) Option {
 // record and the status endpoint's "attributes". Keys must be valid and
 // must not collide with the state attribute key.
 func WithAttributes(attrs ...attribute.KeyValue) Option {
-	return optionFunc(func(c config) config {
+	return option("WithAttributes", func(c config) config {
 		for _, kv := range attrs {
 			if !kv.Valid() {
 				return c.fail("WithAttributes: invalid attribute %q", kv.Key)
@@ -178,7 +189,7 @@ var instrumentName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_./-]{0,254}$`)
 // "cluster.lifecycle.state"). With "nodedb.cluster.state" the Prometheus
 // exposition has the origin's nodedb_cluster_state{state="…"} series.
 func WithMetricName(name string) Option {
-	return optionFunc(func(c config) config {
+	return option("WithMetricName", func(c config) config {
 		if !instrumentName.MatchString(name) {
 			return c.fail("WithMetricName: %q is not a valid instrument name (want %s)", name, instrumentName)
 		}
@@ -190,7 +201,7 @@ func WithMetricName(name string) Option {
 // WithStateAttributeKey renames the state gauge's attribute (default
 // "state").
 func WithStateAttributeKey(key string) Option {
-	return optionFunc(func(c config) config {
+	return option("WithStateAttributeKey", func(c config) config {
 		if !attribute.Key(key).Defined() {
 			return c.fail("WithStateAttributeKey: key must not be empty")
 		}
@@ -201,7 +212,7 @@ func WithStateAttributeKey(key string) Option {
 
 // WithClock sets the clock used to time transitions. Nil is ignored.
 func WithClock(now func() time.Time) Option {
-	return optionFunc(func(c config) config {
+	return option("WithClock", func(c config) config {
 		if now != nil {
 			c.now = now
 		}
@@ -217,7 +228,7 @@ func WithClock(now func() time.Time) Option {
 // policy and return nil. The default allows any → any, as operators need
 // (a force-bootstrap after Failed is legal).
 func WithTransitionPolicy(policy func(from, to State) error) Option {
-	return optionFunc(func(c config) config {
+	return option("WithTransitionPolicy", func(c config) config {
 		c.policy = policy
 		return c
 	})
@@ -227,12 +238,23 @@ func WithTransitionPolicy(policy func(from, to State) error) Option {
 // phase but Failed, so a supervisor restarts a node whose lifecycle failed.
 // Nil is ignored.
 func WithLiveness(live func(State) bool) Option {
-	return optionFunc(func(c config) config {
+	return option("WithLiveness", func(c config) config {
 		if live != nil {
 			c.live = live
 		}
 		return c
 	})
+}
+
+// checkStateKey fails when an attribute would collide with the state
+// attribute of the gauge the tracker reports to.
+func (c config) checkStateKey(key string) config {
+	for _, kv := range c.attrs {
+		if string(kv.Key) == key {
+			c = c.fail("WithAttributes: key %q is the state attribute key; rename one with WithStateAttributeKey", kv.Key)
+		}
+	}
+	return c
 }
 
 func newConfig(opts []Option) config {
@@ -248,11 +270,6 @@ func newConfig(opts []Option) config {
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
-		}
-	}
-	for _, kv := range c.attrs {
-		if string(kv.Key) == c.stateKey {
-			c = c.fail("WithAttributes: key %q is the state attribute key; rename one with WithStateAttributeKey", kv.Key)
 		}
 	}
 	return c

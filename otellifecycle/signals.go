@@ -81,11 +81,11 @@ func (s *signals) transition(ctx context.Context, tr *Transition) {
 	}
 }
 
-func (s *signals) close() error {
+func (s *signals) close(last State) error {
 	if s.spans != nil {
 		s.spans.close(s.now())
 	}
-	return s.metrics.close()
+	return s.metrics.close(last)
 }
 
 // currentSpan is the span context of the open phase span (or episode).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,7 @@ var ErrClosed = errors.New("otellifecycle: tracker is closed")
 // sees transitions in the order of Transition.Seq.
 type Tracker struct {
 	m      *statemachine.Machine[State, Transition]
+	past   *history
 	cfg    config
 	log    *slog.Logger
 	sinks  []*sinkQueue
@@ -54,6 +56,19 @@ type Tracker struct {
 // registered.
 func New(opts ...Option) (*Tracker, error) {
 	cfg := newConfig(opts)
+	if g := cfg.group; g != nil {
+		for _, name := range cfg.names {
+			if name != "WithAttributes" && slices.Contains(groupOptions, name) {
+				cfg = cfg.fail("WithGroup: %s belongs to the group (give it to NewGroup)", name)
+			}
+		}
+		cfg = cfg.checkStateKey(g.ins.stateKey)
+	} else {
+		cfg = cfg.checkStateKey(cfg.stateKey)
+		if cfg.noTrackerSeries {
+			cfg = cfg.fail("WithoutTrackerSeries: a group option (give it to NewGroup)")
+		}
+	}
 	if len(cfg.errs) > 0 {
 		return nil, errors.Join(cfg.errs...)
 	}
@@ -66,15 +81,15 @@ func New(opts ...Option) (*Tracker, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	t := &Tracker{cfg: cfg, log: cfg.logger, stopSinks: make(chan struct{})}
+	t := &Tracker{cfg: cfg, log: cfg.logger}
 	t.m = statemachine.New(StartingState(), statemachine.Config[State, Transition]{
-		History: cfg.history,
-		Policy:  cfg.policy,
-		Now:     cfg.now,
+		Policy: cfg.policy,
+		Now:    cfg.now,
 		Record: func(c statemachine.Change[State]) Transition {
 			return Transition{Seq: c.Seq, From: c.From, To: c.To, Detail: c.To.Detail(), At: c.At, InPhase: c.InPhase}
 		},
 	})
+	t.past = newHistory(cfg.history, *t.m.Load())
 	if len(cfg.attrs) > 0 {
 		t.attrsJ = make(map[string]any, len(cfg.attrs))
 		for _, kv := range cfg.attrs {
@@ -86,11 +101,14 @@ func New(opts ...Option) (*Tracker, error) {
 		return nil, err
 	}
 	t.otel = sig
-	t.sinksLife, t.cancelSinks = context.WithCancel(context.Background())
-	for _, s := range cfg.sinks {
-		q := newSinkQueue(s, cfg.sinkQueue)
-		t.sinks = append(t.sinks, q)
-		go q.run(t.sinksLife, t.stopSinks)
+	if len(cfg.sinks) > 0 {
+		t.sinksLife, t.cancelSinks = context.WithCancel(context.Background())
+		t.stopSinks = make(chan struct{})
+		for _, s := range cfg.sinks {
+			q := newSinkQueue(s, cfg.sinkQueue)
+			t.sinks = append(t.sinks, q)
+			go q.run(t.sinksLife, t.stopSinks)
+		}
 	}
 	return t, nil
 }
@@ -177,6 +195,7 @@ func (t *Tracker) Set(ctx context.Context, s State) error {
 // emit fans one transition out. It runs inside the writers' critical
 // section, so every destination gets transitions in Seq order.
 func (t *Tracker) emit(ctx context.Context, tr *Transition) {
+	t.past.add(tr)
 	if t.log.Enabled(ctx, slog.LevelInfo) {
 		t.log.LogAttrs(ctx, slog.LevelInfo, "cluster lifecycle transition",
 			slog.String("prev", tr.From.Label()),
@@ -192,7 +211,10 @@ func (t *Tracker) emit(ctx context.Context, tr *Transition) {
 
 // History returns up to WithHistory recent transitions, oldest first, in a
 // new slice.
-func (t *Tracker) History() []Transition { return t.m.History() }
+func (t *Tracker) History() []Transition {
+	_, h := t.past.view()
+	return h
+}
 
 // WaitReady blocks until the tracker is Ready and returns that state. See
 // Wait.
@@ -263,38 +285,50 @@ func (t *Tracker) Stats() Stats {
 func (t *Tracker) Close() error {
 	t.closeOnce.Do(func() {
 		var errs []error
-		t.m.Close(func(statemachine.Snapshot[State]) {
-			if err := t.otel.close(); err != nil {
+		t.m.Close(func(last statemachine.Snapshot[State]) {
+			if err := t.otel.close(last.State); err != nil {
 				errs = append(errs, err)
 			}
 		})
-		close(t.stopSinks)
-		timer := time.NewTimer(t.cfg.closeTimeout)
-		defer timer.Stop()
-		var stuck []string
-		expired := false
-		for _, q := range t.sinks {
-			if !expired {
-				select {
-				case <-q.done:
-					continue
-				case <-timer.C:
-					expired = true
-				}
+		if len(t.sinks) > 0 {
+			if err := t.drainSinks(); err != nil {
+				errs = append(errs, err)
 			}
-			select {
-			case <-q.done:
-			default:
-				stuck = append(stuck, q.name)
-			}
-		}
-		t.cancelSinks()
-		if len(stuck) > 0 {
-			errs = append(errs, fmt.Errorf("otellifecycle: Close: sinks still delivering after %v: %v", t.cfg.closeTimeout, stuck))
 		}
 		t.closeErr = errors.Join(errs...)
 	})
 	return t.closeErr
+}
+
+// drainSinks lets every sink deliver what is queued, until the close
+// timeout; then it cancels the sinks' context and names the ones that
+// had not finished.
+func (t *Tracker) drainSinks() error {
+	close(t.stopSinks)
+	timer := time.NewTimer(t.cfg.closeTimeout)
+	defer timer.Stop()
+	var stuck []string
+	expired := false
+	for _, q := range t.sinks {
+		if !expired {
+			select {
+			case <-q.done:
+				continue
+			case <-timer.C:
+				expired = true
+			}
+		}
+		select {
+		case <-q.done:
+		default:
+			stuck = append(stuck, q.name)
+		}
+	}
+	t.cancelSinks()
+	if len(stuck) > 0 {
+		return fmt.Errorf("otellifecycle: Close: sinks still delivering after %v: %v", t.cfg.closeTimeout, stuck)
+	}
+	return nil
 }
 
 // ContextWithPhase returns ctx carrying the span context of the current

@@ -4,10 +4,11 @@
 //
 // A Machine holds the current Snapshot behind one atomic.Pointer: readers
 // never lock and never allocate. Writers are serialized by one mutex, and
-// everything a writer does for a transition (publish the snapshot, record
-// history, wake waiters, feed subscribers, run the caller's observe hook)
-// happens inside that one critical section. That is what gives every
-// observer the same order: the order of Seq.
+// everything a writer does for a transition (publish the snapshot, run
+// the caller's observe hook, wake waiters, feed subscribers) happens
+// inside that one critical section. That is what gives every observer the
+// same order: the order of Seq. Ring, the bounded drop-oldest FIFO the
+// tracker keeps its history and sink queues in, lives here too.
 //
 // Nothing a reader does can slow a writer down:
 //   - waiters register a predicate that the writer evaluates on each new

@@ -33,14 +33,13 @@ type Change[S any] struct {
 
 // Config configures a Machine. Record is required.
 type Config[S, E any] struct {
-	// History is how many entries History keeps, newest last. 0 keeps none.
-	History int
 	// Policy, when set, is asked before every transition; a non-nil error
 	// rejects it and Transition returns that error. Nil allows any → any.
 	Policy func(from, to S) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Record builds the entry for a change.
+	// Record builds the entry for a change, handed to observe and sent to
+	// subscribers.
 	Record func(Change[S]) E
 }
 
@@ -52,7 +51,6 @@ type Machine[S, E any] struct {
 
 	mu      sync.Mutex // serializes writers and guards everything below
 	cfg     Config[S, E]
-	history Ring[E]
 	waiters []*waiter[S]
 	subs    map[*subscription[E]]struct{}
 	closed  bool
@@ -79,7 +77,7 @@ func New[S, E any](initial S, cfg Config[S, E]) *Machine[S, E] {
 	if cfg.Record == nil {
 		panic("statemachine: Config.Record is nil")
 	}
-	m := &Machine[S, E]{cfg: cfg, history: NewRing[E](max(cfg.History, 0))}
+	m := &Machine[S, E]{cfg: cfg}
 	m.cur.Store(&Snapshot[S]{State: initial, Since: cfg.Now()})
 	return m
 }
@@ -92,9 +90,9 @@ func (m *Machine[S, E]) Load() *Snapshot[S] {
 }
 
 // Transition moves the machine to state to. Inside the writers' critical
-// section, in this order, it publishes the new snapshot, records the entry
-// in history, hands it to observe (when non-nil), wakes the waiters whose
-// predicate holds for to, and offers the entry to every subscriber. Because
+// section, in this order, it publishes the new snapshot, hands the entry
+// to observe (when non-nil), wakes the waiters whose predicate holds for
+// to, and offers the entry to every subscriber. Because
 // all of it happens under one lock, every observer sees entries in Seq
 // order, with no gaps.
 //
@@ -127,7 +125,6 @@ func (m *Machine[S, E]) Transition(to S, observe func(*E)) error {
 		At:      now,
 		InPhase: max(now.Sub(prev.Since), 0),
 	})
-	m.history.Push(m.entry)
 	if observe != nil {
 		observe(&m.entry)
 	}
@@ -276,12 +273,6 @@ func (m *Machine[S, E]) Subscribe(buffer int) (<-chan E, func()) {
 // Dropped is how many entries subscribers have lost to full buffers.
 func (m *Machine[S, E]) Dropped() uint64 { return m.subDropped.Load() }
 
-// History returns the recorded entries, oldest first, in a new slice.
-func (m *Machine[S, E]) History() []E {
-	_, h := m.View()
-	return h
-}
-
 // Close refuses further transitions, releases every waiter with ErrClosed
 // and closes every subscription. final, when non-nil, runs once inside the
 // writers' critical section after that, so it sees the last state and no
@@ -306,12 +297,4 @@ func (m *Machine[S, E]) Close(final func(last Snapshot[S])) bool {
 		final(*m.cur.Load())
 	}
 	return true
-}
-
-// View returns the current snapshot and the history, oldest first, taken
-// at one instant, so the two agree.
-func (m *Machine[S, E]) View() (Snapshot[S], []E) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return *m.cur.Load(), m.history.AppendTo(make([]E, 0, m.history.Len()))
 }

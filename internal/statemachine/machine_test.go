@@ -12,15 +12,14 @@ import (
 
 type entry = statemachine.Change[int]
 
-func newMachine(history int) *statemachine.Machine[int, entry] {
+func newMachine() *statemachine.Machine[int, entry] {
 	return statemachine.New(0, statemachine.Config[int, entry]{
-		History: history,
-		Record:  func(c statemachine.Change[int]) entry { return c },
+		Record: func(c statemachine.Change[int]) entry { return c },
 	})
 }
 
 func TestSeqHasNoGapsAndChainsUnderConcurrentWriters(t *testing.T) {
-	m := newMachine(0)
+	m := newMachine()
 	var (
 		mu   sync.Mutex
 		seen []entry
@@ -63,26 +62,8 @@ func TestSeqHasNoGapsAndChainsUnderConcurrentWriters(t *testing.T) {
 	}
 }
 
-func TestHistoryIsBoundedAndOldestFirst(t *testing.T) {
-	m := newMachine(4)
-	for i := 1; i <= 10; i++ {
-		if err := m.Transition(i, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h := m.History()
-	if len(h) != 4 {
-		t.Fatalf("history holds %d, want 4", len(h))
-	}
-	for i, e := range h {
-		if want := uint64(7 + i); e.Seq != want || e.To != int(want) {
-			t.Fatalf("history[%d] = %+v, want Seq %d", i, e, want)
-		}
-	}
-}
-
 func TestWaitSeesAStateThatLastedNoTimeAtAll(t *testing.T) {
-	m := newMachine(0)
+	m := newMachine()
 	got := make(chan statemachine.Snapshot[int], 1)
 	go func() {
 		snap, err := m.Wait(context.Background(), func(s int) bool { return s == 2 })
@@ -109,7 +90,7 @@ func TestWaitSeesAStateThatLastedNoTimeAtAll(t *testing.T) {
 }
 
 func TestWaitReturnsContextErrorOnCancel(t *testing.T) {
-	m := newMachine(0)
+	m := newMachine()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	_, err := m.Wait(ctx, func(s int) bool { return s == 99 })
@@ -122,7 +103,7 @@ func TestWaitReturnsContextErrorOnCancel(t *testing.T) {
 }
 
 func TestWaitReturnsAtOnceWhenAlreadyTrue(t *testing.T) {
-	m := newMachine(0)
+	m := newMachine()
 	snap, err := m.Wait(ctxExpired(), func(s int) bool { return s == 0 })
 	if err != nil || snap.State != 0 {
 		t.Fatalf("Wait = %+v, %v; want state 0, nil", snap, err)
@@ -130,7 +111,7 @@ func TestWaitReturnsAtOnceWhenAlreadyTrue(t *testing.T) {
 }
 
 func TestWaitPredicatePanicFailsOnlyThatWait(t *testing.T) {
-	m := newMachine(0)
+	m := newMachine()
 	done := make(chan error, 1)
 	go func() {
 		_, err := m.Wait(context.Background(), func(s int) bool {
@@ -154,7 +135,7 @@ func TestWaitPredicatePanicFailsOnlyThatWait(t *testing.T) {
 }
 
 func TestCloseReleasesWaitersAndRefusesTransitions(t *testing.T) {
-	m := newMachine(0)
+	m := newMachine()
 	done := make(chan error, 1)
 	go func() {
 		_, err := m.Wait(context.Background(), func(s int) bool { return s == 99 })
@@ -182,7 +163,6 @@ func TestCloseReleasesWaitersAndRefusesTransitions(t *testing.T) {
 func TestPolicyRejectsWithoutChangingAnything(t *testing.T) {
 	errNo := errors.New("no")
 	m := statemachine.New(0, statemachine.Config[int, entry]{
-		History: 8,
 		Policy: func(from, to int) error {
 			if to < from {
 				return errNo
@@ -197,13 +177,13 @@ func TestPolicyRejectsWithoutChangingAnything(t *testing.T) {
 	if err := m.Transition(3, nil); !errors.Is(err, errNo) {
 		t.Fatalf("policy error not returned: %v", err)
 	}
-	if s := m.Load(); s.State != 5 || s.Seq != 1 || len(m.History()) != 1 {
+	if s := m.Load(); s.State != 5 || s.Seq != 1 {
 		t.Fatalf("rejected transition changed the machine: %+v", s)
 	}
 }
 
 func TestSubscriberThatNeverReadsNeverBlocksWriters(t *testing.T) {
-	m := newMachine(0)
+	m := newMachine()
 	ch, cancel := m.Subscribe(16)
 	defer cancel()
 	const n = 100_000
@@ -224,7 +204,7 @@ func TestSubscriberThatNeverReadsNeverBlocksWriters(t *testing.T) {
 }
 
 func TestSubscribeCancelClosesTheChannel(t *testing.T) {
-	m := newMachine(0)
+	m := newMachine()
 	ch, cancel := m.Subscribe(1)
 	cancel()
 	cancel() // twice is fine

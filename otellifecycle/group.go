@@ -1,0 +1,190 @@
+package otellifecycle
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Group lets many trackers share one metric registration: a database node
+// may track one lifecycle per shard, per vshard or per replica group, and
+// N trackers then cost one callback that walks N snapshots, not N
+// callbacks. Trackers join with WithGroup and leave with Close.
+//
+// A Group also keeps the aggregate instrument cluster.lifecycle.count
+// (Int64ObservableUpDownCounter, attribute state, unit {tracker}): how many
+// of its trackers are in each phase, every label observed at every
+// collection. It is kept incrementally on transitions, joins and leaves,
+// so its collection costs the same for 10 trackers or 1,000,000. (A
+// collection racing a transition may see that tracker in neither or both
+// phases for that one collection; the counts never drift.)
+//
+// For large groups, WithoutTrackerSeries turns the per-tracker series off
+// (their cardinality is the number of trackers times eight): the group then
+// reports only the aggregate, plus the transitions counter and the
+// phase-duration histogram with the group's attributes.
+//
+// Meter-shaping options (WithMeterProvider, WithMetricName,
+// WithStateAttributeKey) belong to the Group; WithAttributes of the Group
+// (a node id) are on every point, and a tracker's own WithAttributes (a
+// shard id) are added to its series.
+type Group struct {
+	ins        *instruments
+	count      metric.Int64ObservableUpDownCounter
+	countObs   [numPhases][]metric.ObserveOption
+	counts     [numPhases]atomic.Int64
+	attrs      []attribute.KeyValue
+	perTracker bool
+	aggregate  *series // group-level transitions and durations, without per-tracker series
+	reg        metric.Registration
+
+	mu      sync.RWMutex
+	members []*member
+	closed  bool
+}
+
+// member is a tracker's place in its Group.
+type member struct {
+	s   *series // nil without per-tracker series
+	idx int     // position in Group.members, under Group.mu
+}
+
+// WithGroup makes the tracker a member of g: its metrics are reported by
+// g's one callback instead of a registration of its own.
+func WithGroup(g *Group) Option {
+	return option("WithGroup", func(c config) config {
+		if g == nil {
+			return c.fail("WithGroup: group is nil")
+		}
+		c.group = g
+		return c
+	})
+}
+
+// WithoutTrackerSeries makes a Group report only its aggregates.
+func WithoutTrackerSeries() Option {
+	return option("WithoutTrackerSeries", func(c config) config {
+		c.noTrackerSeries = true
+		return c
+	})
+}
+
+// groupOptions are the options NewGroup accepts.
+var groupOptions = []string{"WithMeterProvider", "WithMetricName", "WithStateAttributeKey", "WithAttributes", "WithoutTrackerSeries"}
+
+// NewGroup returns an empty Group. It accepts WithMeterProvider,
+// WithMetricName, WithStateAttributeKey, WithAttributes and
+// WithoutTrackerSeries; any other option is an error.
+func NewGroup(opts ...Option) (*Group, error) {
+	cfg := newConfig(opts)
+	for _, name := range cfg.names {
+		if !slices.Contains(groupOptions, name) {
+			cfg = cfg.fail("NewGroup: %s is a tracker option", name)
+		}
+	}
+	cfg = cfg.checkStateKey(cfg.stateKey)
+	if len(cfg.errs) > 0 {
+		return nil, errors.Join(cfg.errs...)
+	}
+	if cfg.meterProvider == nil {
+		cfg.meterProvider = otel.GetMeterProvider()
+	}
+	ins, err := newInstruments(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{ins: ins, attrs: cfg.attrs, perTracker: !cfg.noTrackerSeries}
+	if g.count, err = ins.meter.Int64ObservableUpDownCounter(metricCount,
+		metric.WithUnit("{tracker}"),
+		metric.WithDescription("Trackers of the group in each cluster lifecycle phase.")); err != nil {
+		return nil, registerError(metricCount, err)
+	}
+	agg := newSeries(ins, nil, g.attrs)
+	for i, p := range phases {
+		g.countObs[i] = []metric.ObserveOption{metric.WithAttributeSet(agg.with(attribute.String(ins.stateKey, string(p))))}
+	}
+	observed := []metric.Observable{g.count, ins.state, ins.attempt, ins.nodes, ins.transitions}
+	if !g.perTracker {
+		g.aggregate = agg
+	}
+	if g.reg, err = ins.meter.RegisterCallback(g.observe, observed...); err != nil {
+		return nil, registerError("the group callback", err)
+	}
+	return g, nil
+}
+
+// observe reports the aggregate, then every member's series.
+func (g *Group) observe(_ context.Context, o metric.Observer) error {
+	for i := range numPhases {
+		o.ObserveInt64(g.count, g.counts[i].Load(), g.countObs[i]...)
+	}
+	if g.aggregate != nil {
+		g.aggregate.observe(o)
+		return nil
+	}
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for _, m := range g.members {
+		m.s.observe(o)
+	}
+	return nil
+}
+
+// join adds a tracker in state s.
+func (g *Group) join(s *series, st State) *member {
+	m := &member{s: s}
+	g.mu.Lock()
+	m.idx = len(g.members)
+	g.members = append(g.members, m)
+	g.mu.Unlock()
+	g.counts[st.Phase.index()].Add(1)
+	return m
+}
+
+// transition moves a tracker between phases in the aggregate. It runs in
+// that tracker's writers' critical section.
+func (g *Group) transition(ctx context.Context, tr *Transition) {
+	g.counts[tr.To.Phase.index()].Add(1)
+	g.counts[tr.From.Phase.index()].Add(-1)
+	if g.aggregate != nil {
+		g.aggregate.record(ctx, tr)
+	}
+}
+
+// leave removes a tracker whose last state was last.
+func (g *Group) leave(m *member, last State) {
+	g.counts[last.Phase.index()].Add(-1)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	end := len(g.members) - 1
+	moved := g.members[end]
+	g.members[m.idx], moved.idx = moved, m.idx
+	g.members[end] = nil
+	g.members = g.members[:end]
+}
+
+// Len is the number of trackers in the group.
+func (g *Group) Len() int {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.members)
+}
+
+// Close unregisters the group's callback: its series are gone at the next
+// collection. Close the trackers first.
+func (g *Group) Close() error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil
+	}
+	g.closed = true
+	g.mu.Unlock()
+	return g.reg.Unregister()
+}

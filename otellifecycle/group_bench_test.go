@@ -1,0 +1,261 @@
+package otellifecycle_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	lognoop "go.opentelemetry.io/otel/log/noop"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+// light are the options of a tracker that only reports metrics, as the
+// many trackers of a large group would.
+func light(opts ...otellifecycle.Option) []otellifecycle.Option {
+	return append([]otellifecycle.Option{
+		otellifecycle.WithLogger(quiet),
+		otellifecycle.WithTracerProvider(tracenoop.NewTracerProvider()),
+		otellifecycle.WithLoggerProvider(lognoop.NewLoggerProvider()),
+	}, opts...)
+}
+
+// groupOf makes n trackers in a group on mp, closed at the end.
+func groupOf(b *testing.B, mp metric.MeterProvider, n int, gopts ...otellifecycle.Option) *otellifecycle.Group {
+	g, err := otellifecycle.NewGroup(append([]otellifecycle.Option{otellifecycle.WithMeterProvider(mp)}, gopts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	trackers := make([]*otellifecycle.Tracker, n)
+	for i := range n {
+		if trackers[i], err = otellifecycle.New(light(otellifecycle.WithGroup(g), otellifecycle.WithAttributes(attribute.Int("shard", i)))...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Cleanup(func() {
+		for _, t := range trackers {
+			_ = t.Close()
+		}
+		_ = g.Close()
+	})
+	return g
+}
+
+// bareSeries is the baseline for n trackers: one callback observing the
+// same n×8 series of one gauge from precomputed attribute sets.
+func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	meter := mp.Meter("baseline")
+	g, err := meter.Int64ObservableGauge("cluster.lifecycle.state")
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := make([][8][]metric.ObserveOption, n)
+	for i := range n {
+		for j, l := range otellifecycle.AllLabels() {
+			opts[i][j] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.Int("shard", i), attribute.String("state", l)))}
+		}
+	}
+	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for i := range opts {
+			for j := range opts[i] {
+				var v int64
+				if j == 0 {
+					v = 1
+				}
+				o.ObserveInt64(g, v, opts[i][j]...)
+			}
+		}
+		return nil
+	}, g); err != nil {
+		b.Fatal(err)
+	}
+	return reader
+}
+
+func collectLoop(b *testing.B, r *sdkmetric.ManualReader) {
+	var rm metricdata.ResourceMetrics
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := r.Collect(ctx, &rm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCollectTrackers: a group of n fresh trackers against the bare
+// baseline observing the same series.
+func BenchmarkCollectTrackers(b *testing.B) {
+	for _, n := range []int{1, 100, 10_000} {
+		b.Run(fmt.Sprintf("trackers=%d/impl=bare", n), func(b *testing.B) { collectLoop(b, bareSeries(b, n)) })
+		b.Run(fmt.Sprintf("trackers=%d/impl=group", n), func(b *testing.B) {
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+			groupOf(b, mp, n)
+			collectLoop(b, reader)
+		})
+	}
+}
+
+// BenchmarkCollectAggregateOnly: a group without per-tracker series costs
+// the same to collect for any number of trackers.
+func BenchmarkCollectAggregateOnly(b *testing.B) {
+	for _, n := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprintf("trackers=%d", n), func(b *testing.B) {
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+			groupOf(b, mp, n, otellifecycle.WithoutTrackerSeries())
+			collectLoop(b, reader)
+		})
+	}
+}
+
+// BenchmarkPrometheusScrape: a scrape through promhttp and the OTel
+// Prometheus exporter, with its size.
+func BenchmarkPrometheusScrape(b *testing.B) {
+	for _, n := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("trackers=%d", n), func(b *testing.B) {
+			reg := prometheus.NewRegistry()
+			exp, err := otelprom.New(otelprom.WithRegisterer(reg))
+			if err != nil {
+				b.Fatal(err)
+			}
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+			b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+			groupOf(b, mp, n)
+			srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			b.Cleanup(srv.Close)
+			var size int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				res, err := http.Get(srv.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+			b.ReportMetric(float64(size), "bytes/scrape")
+		})
+	}
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkHeapPerTracker measures the heap a tracker holds once its
+// default history (32) is full: standalone on the default providers, and
+// in a group with per-tracker series on an SDK meter.
+func BenchmarkHeapPerTracker(b *testing.B) {
+	const n = 2000
+	fill := func(t *otellifecycle.Tracker) {
+		for i := range otellifecycle.DefaultHistory + 8 {
+			t.ToJoining(ctx, uint32(i%4))
+		}
+	}
+	measure := func(b *testing.B, newT func() *otellifecycle.Tracker) {
+		b.ReportAllocs()
+		var per float64
+		for b.Loop() {
+			b.StopTimer()
+			before := heapAlloc()
+			ts := make([]*otellifecycle.Tracker, n)
+			for i := range ts {
+				ts[i] = newT()
+				fill(ts[i])
+			}
+			per = float64(heapAlloc()-before) / n
+			for _, t := range ts {
+				_ = t.Close()
+			}
+			b.StartTimer()
+		}
+		b.ReportMetric(per, "B/tracker")
+	}
+	b.Run("impl=standalone", func(b *testing.B) {
+		measure(b, func() *otellifecycle.Tracker {
+			t, err := otellifecycle.New(otellifecycle.WithLogger(quiet))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return t
+		})
+	})
+	b.Run("impl=group", func(b *testing.B) {
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+		b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+		g, err := otellifecycle.NewGroup(otellifecycle.WithMeterProvider(mp))
+		if err != nil {
+			b.Fatal(err)
+		}
+		i := 0
+		measure(b, func() *otellifecycle.Tracker {
+			i++
+			t, err := otellifecycle.New(light(otellifecycle.WithGroup(g), otellifecycle.WithAttributes(attribute.Int("shard", i)))...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return t
+		})
+	})
+}
+
+// BenchmarkHeapAfterMillionTransitions: history, subscriber buffers and
+// sink queues are bounded, so a million transitions leave the heap where
+// it was.
+func BenchmarkHeapAfterMillionTransitions(b *testing.B) {
+	release := make(chan struct{})
+	defer close(release)
+	stuck := otellifecycle.SinkFunc(func(ctx context.Context, _ otellifecycle.Transition) error {
+		select {
+		case <-ctx.Done():
+		case <-release:
+		}
+		return nil
+	})
+	var growth float64
+	for b.Loop() {
+		b.StopTimer()
+		t, err := otellifecycle.New(light(otellifecycle.WithSinks(stuck))...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, cancel := t.Subscribe(64)
+		for i := range 10_000 { // warm up: fill history, queue and buffer
+			t.ToJoining(ctx, uint32(i))
+		}
+		before := heapAlloc()
+		b.StartTimer()
+		for i := range 1_000_000 {
+			t.ToJoining(ctx, uint32(i))
+		}
+		b.StopTimer()
+		growth = float64(int64(heapAlloc()) - int64(before))
+		cancel()
+		b.StartTimer()
+	}
+	b.ReportMetric(growth, "heap-growth-B")
+}

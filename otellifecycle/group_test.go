@@ -1,0 +1,248 @@
+package otellifecycle_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+func newGroup(t testing.TB, opts ...otellifecycle.Option) (*otellifecycle.Group, *sdkmetric.ManualReader) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(ctx) })
+	g, err := otellifecycle.NewGroup(append([]otellifecycle.Option{otellifecycle.WithMeterProvider(mp)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	return g, reader
+}
+
+func shard(t testing.TB, g *otellifecycle.Group, id int) *otellifecycle.Tracker {
+	t.Helper()
+	return newTracker(t, otellifecycle.WithGroup(g), otellifecycle.WithAttributes(attribute.Int("shard", id)))
+}
+
+// countPoints maps the aggregate's state label to its value.
+func countPoints(t testing.TB, got map[string]metricdata.Metrics) map[string]int64 {
+	t.Helper()
+	m, ok := got["cluster.lifecycle.count"]
+	if !ok {
+		t.Fatal("no cluster.lifecycle.count")
+	}
+	sum := m.Data.(metricdata.Sum[int64])
+	if sum.IsMonotonic || m.Unit != "{tracker}" {
+		t.Fatalf("cluster.lifecycle.count: monotonic %v unit %q", sum.IsMonotonic, m.Unit)
+	}
+	out := map[string]int64{}
+	for _, dp := range sum.DataPoints {
+		v, _ := dp.Attributes.Value("state")
+		out[v.AsString()] = dp.Value
+	}
+	if len(out) != 8 {
+		t.Fatalf("cluster.lifecycle.count has %d labels, want all 8", len(out))
+	}
+	return out
+}
+
+func TestGroupReportsEveryTrackerAndTheAggregateFromOneCallback(t *testing.T) {
+	node := attribute.String("node.id", "n1")
+	g, reader := newGroup(t, otellifecycle.WithAttributes(node))
+	trackers := []*otellifecycle.Tracker{shard(t, g, 0), shard(t, g, 1), shard(t, g, 2)}
+	trackers[0].ToReady(ctx, 3)
+	trackers[1].ToJoining(ctx, 2)
+	got := collect(t, reader)
+
+	state := got["cluster.lifecycle.state"].Data.(metricdata.Gauge[int64])
+	if len(state.DataPoints) != 24 {
+		t.Fatalf("%d state points for 3 trackers, want 24", len(state.DataPoints))
+	}
+	for i, want := range []string{"ready", "joining", "starting"} {
+		expect := oneHot("state", want, node, attribute.Int("shard", i))
+		var mine []metricdata.DataPoint[int64]
+		for _, dp := range state.DataPoints {
+			if v, _ := dp.Attributes.Value("shard"); v.AsInt64() == int64(i) {
+				mine = append(mine, dp)
+			}
+		}
+		metricdatatest.AssertAggregationsEqual(t, expect, metricdata.Gauge[int64]{DataPoints: mine}, metricdatatest.IgnoreTimestamp())
+	}
+	counts := countPoints(t, got)
+	if counts["ready"] != 1 || counts["joining"] != 1 || counts["starting"] != 1 || counts["failed"] != 0 {
+		t.Fatalf("aggregate %v", counts)
+	}
+	for _, dp := range got["cluster.lifecycle.count"].Data.(metricdata.Sum[int64]).DataPoints {
+		if v, _ := dp.Attributes.Value("node.id"); v.AsString() != "n1" {
+			t.Fatalf("aggregate point without the group's attributes: %v", dp.Attributes)
+		}
+	}
+}
+
+func TestAggregateOnlyGroupHasNoPerTrackerSeries(t *testing.T) {
+	g, reader := newGroup(t, otellifecycle.WithoutTrackerSeries(), otellifecycle.WithAttributes(attribute.String("node.id", "n1")))
+	for i := range 50 {
+		tr := shard(t, g, i)
+		if i%2 == 0 {
+			tr.ToJoining(ctx, 0)
+			tr.ToReady(ctx, 3)
+		}
+	}
+	got := collect(t, reader)
+	if _, ok := got["cluster.lifecycle.state"]; ok {
+		t.Fatal("per-tracker state series exported without tracker series")
+	}
+	if c := countPoints(t, got); c["ready"] != 25 || c["starting"] != 25 {
+		t.Fatalf("aggregate %v", c)
+	}
+	trans := got["cluster.lifecycle.transitions"].Data.(metricdata.Sum[int64])
+	if len(trans.DataPoints) != 2 {
+		t.Fatalf("transitions points %v, want 2 pairs with the group's attributes", trans.DataPoints)
+	}
+	for _, dp := range trans.DataPoints {
+		if dp.Value != 25 || dp.Attributes.HasValue("shard") {
+			t.Fatalf("transitions point %v = %d", dp.Attributes, dp.Value)
+		}
+	}
+}
+
+func TestTrackersLeaveTheGroupWithoutATrace(t *testing.T) {
+	g, reader := newGroup(t)
+	var trackers []*otellifecycle.Tracker
+	for i := range 10 {
+		tr, err := otellifecycle.New(otellifecycle.WithLogger(quiet), otellifecycle.WithGroup(g), otellifecycle.WithAttributes(attribute.Int("shard", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.ToReady(ctx, 1)
+		trackers = append(trackers, tr)
+	}
+	// Shards 0, 5 and 9 move away (first, middle, last of the group).
+	for _, i := range []int{0, 5, 9} {
+		if err := trackers[i].Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := collect(t, reader)
+	if g.Len() != 7 || countPoints(t, got)["ready"] != 7 {
+		t.Fatalf("after 3 leave: Len %d, aggregate %v", g.Len(), countPoints(t, got))
+	}
+	for _, dp := range got["cluster.lifecycle.state"].Data.(metricdata.Gauge[int64]).DataPoints {
+		if v, _ := dp.Attributes.Value("shard"); v.AsInt64() == 0 || v.AsInt64() == 5 || v.AsInt64() == 9 {
+			t.Fatalf("a tracker that left is still exported: %v", dp.Attributes)
+		}
+	}
+	for _, tr := range trackers {
+		_ = tr.Close()
+	}
+	if g.Len() != 0 || countPoints(t, collect(t, reader))["ready"] != 0 {
+		t.Fatal("trackers left behind")
+	}
+	if _, ok := collect(t, reader)["cluster.lifecycle.state"]; ok {
+		t.Fatal("state series of an empty group")
+	}
+}
+
+func TestGroupAndTrackerOptionsStayApart(t *testing.T) {
+	g, _ := newGroup(t)
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{newErr(otellifecycle.NewGroup(otellifecycle.WithSinks(&recorder{}))), "NewGroup: WithSinks is a tracker option"},
+		{newErr(otellifecycle.NewGroup(otellifecycle.WithAttributes(attribute.String("state", "x")))), `key "state" is the state attribute key`},
+		{newTrackerErr(otellifecycle.WithGroup(g), otellifecycle.WithMetricName("x.y")), "WithGroup: WithMetricName belongs to the group"},
+		{newTrackerErr(otellifecycle.WithGroup(g), otellifecycle.WithAttributes(attribute.String("state", "x"))), `key "state"`},
+		{newTrackerErr(otellifecycle.WithoutTrackerSeries()), "WithoutTrackerSeries: a group option"},
+		{newTrackerErr(otellifecycle.WithGroup(nil)), "WithGroup: group is nil"},
+	}
+	for _, c := range cases {
+		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
+			t.Errorf("error %v, want %q", c.err, c.want)
+		}
+	}
+}
+
+func newErr(g *otellifecycle.Group, err error) error {
+	if g != nil {
+		_ = g.Close()
+	}
+	return err
+}
+
+func newTrackerErr(opts ...otellifecycle.Option) error {
+	tr, err := otellifecycle.New(opts...)
+	if tr != nil {
+		_ = tr.Close()
+	}
+	return err
+}
+
+// Many trackers transitioning while collections run: every tracker is
+// one-hot in every collection, and the aggregate is exact at the end.
+func TestGroupCollectionsNeverSeeATornTracker(t *testing.T) {
+	const trackers, goroutines, each = 64, 8, 2000
+	g, reader := newGroup(t)
+	var ts []*otellifecycle.Tracker
+	for i := range trackers {
+		ts = append(ts, shard(t, g, i))
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ones := map[int64]int{}
+			for _, dp := range collect(t, reader)["cluster.lifecycle.state"].Data.(metricdata.Gauge[int64]).DataPoints {
+				v, _ := dp.Attributes.Value("shard")
+				ones[v.AsInt64()] += int(dp.Value)
+			}
+			for i := range trackers {
+				if ones[int64(i)] != 1 {
+					t.Errorf("shard %d has %d labels at 1", i, ones[int64(i)])
+					return
+				}
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_ = ts[(w*7+i)%trackers].Set(ctx, cycle[i%len(cycle)])
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-done
+	counts := countPoints(t, collect(t, reader))
+	var total int64
+	want := map[string]int64{}
+	for _, tr := range ts {
+		want[tr.Current().Label()]++
+	}
+	for label, n := range counts {
+		total += n
+		if n != want[label] {
+			t.Fatalf("aggregate %s = %d, trackers say %d (%v)", label, n, want[label], counts)
+		}
+	}
+	if total != trackers {
+		t.Fatalf("aggregate totals %d trackers, want %d", total, trackers)
+	}
+}
