@@ -54,13 +54,15 @@ func groupOf(b *testing.B, mp metric.MeterProvider, n int, gopts ...otellifecycl
 }
 
 // bareSeries is the baseline for n trackers: one callback observing the
-// same n×8 series of one gauge from precomputed attribute sets.
+// same n×8 series of the same gauge (name, unit, description) from
+// precomputed attribute sets.
 func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	meter := mp.Meter("baseline")
-	g, err := meter.Int64ObservableGauge("cluster.lifecycle.state")
+	g, err := meter.Int64ObservableGauge("cluster.lifecycle.state", metric.WithUnit("{state}"),
+		metric.WithDescription("Cluster lifecycle phase: 1 for the current phase's label, 0 for every other label."))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package otellifecycle
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -91,6 +92,7 @@ type series struct {
 	stateObs [numPhases][]metric.ObserveOption // base + state=<label>
 	baseObs  []metric.ObserveOption            // base only
 
+	seen      atomic.Uint64 // bit from*numPhases+to: the pair has a count (and its options)
 	counts    [numPhases][numPhases]atomic.Int64
 	pairObs   [numPhases][numPhases]atomic.Pointer[[]metric.ObserveOption]
 	phaseRecs [numPhases]atomic.Pointer[[]metric.RecordOption]
@@ -135,12 +137,12 @@ func (s *series) observe(o metric.Observer) {
 			o.ObserveInt64(s.ins.nodes, int64(st.Nodes), s.baseObs...)
 		}
 	}
-	for from := range s.counts {
-		for to := range s.counts[from] {
-			if n := s.counts[from][to].Load(); n != 0 {
-				o.ObserveInt64(s.ins.transitions, n, *s.pairObs[from][to].Load()...)
-			}
-		}
+	// Only the pairs seen: a scan of all 64 cells would touch eight cache
+	// lines per tracker, which dominates a collection of many trackers.
+	for seen := s.seen.Load(); seen != 0; seen &= seen - 1 {
+		i := bits.TrailingZeros64(seen)
+		from, to := i/numPhases, i%numPhases
+		o.ObserveInt64(s.ins.transitions, s.counts[from][to].Load(), *s.pairObs[from][to].Load()...)
 	}
 }
 
@@ -156,6 +158,9 @@ func (s *series) record(ctx context.Context, tr *Transition) {
 		s.pairObs[from][to].CompareAndSwap(nil, &opts)
 	}
 	s.counts[from][to].Add(1)
+	if bit := uint64(1) << (from*numPhases + to); s.seen.Load()&bit == 0 {
+		s.seen.Or(bit) // after the options and the count it publishes
+	}
 	rec := s.phaseRecs[from].Load()
 	if rec == nil {
 		opts := []metric.RecordOption{metric.WithAttributeSet(s.with(attribute.String("phase", string(tr.From.Phase))))}
