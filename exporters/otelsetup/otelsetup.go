@@ -208,8 +208,9 @@ func Setup(ctx context.Context, opts ...Option) (*Providers, error) {
 			return fail(err)
 		}
 		if exp != nil {
-			started = append(started, exp.Shutdown)
-			traceOpts = append(traceOpts, sdktrace.WithBatcher(exp))
+			bsp := sdktrace.NewBatchSpanProcessor(exp) // runs from now on: undo it on failure
+			started = append(started, bsp.Shutdown)
+			traceOpts = append(traceOpts, sdktrace.WithSpanProcessor(bsp))
 		}
 	}
 
@@ -241,8 +242,9 @@ func Setup(ctx context.Context, opts ...Option) (*Providers, error) {
 			return fail(err)
 		}
 		if exp != nil {
-			started = append(started, exp.Shutdown)
-			logOpts = append(logOpts, sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)))
+			blp := sdklog.NewBatchProcessor(exp)
+			started = append(started, blp.Shutdown)
+			logOpts = append(logOpts, sdklog.WithProcessor(blp))
 		}
 	}
 

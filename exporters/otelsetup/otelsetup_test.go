@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,41 +190,98 @@ func TestUnknownExportersAndProtocolsNameTheVariable(t *testing.T) {
 	}
 }
 
-// A collector that is down never holds up start-up, transitions or
-// (beyond its deadline) shutdown.
-func TestCollectorDownBlocksNothing(t *testing.T) {
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
+// blackHole accepts connections and never answers: a collector that is
+// wedged rather than down.
+func blackHole(t testing.TB) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		lis.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return lis.Addr().String()
+}
+
+func refusing(t testing.TB) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := lis.Addr().String()
 	lis.Close() // nothing listens there now: connections are refused
-	for _, proto := range []string{"grpc", "http/protobuf"} {
-		t.Run(proto, func(t *testing.T) {
-			t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", proto)
-			t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+addr)
-			start := time.Now()
-			p, err := otelsetup.Setup(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := time.Since(start); d > 2*time.Second {
-				t.Fatalf("Setup took %v with the collector down", d)
-			}
-			tr, _ := otellifecycle.New(append(p.TrackerOptions(), otellifecycle.WithLogger(slog.New(slog.DiscardHandler)))...)
-			for i := range 100 {
-				tr.ToJoining(ctx, uint32(i))
-			}
-			_ = tr.Close()
-			sctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-			defer cancel()
-			start = time.Now()
-			_ = p.Shutdown(sctx)
-			if d := time.Since(start); d > 2*time.Second {
-				t.Fatalf("Shutdown took %v past a 500ms deadline", d)
-			}
-		})
+	return addr
+}
+
+// A collector that is down, or wedged, never holds up start-up or
+// transitions; Shutdown returns by its deadline, and the exporters'
+// in-flight work ends within their own timeouts, leaving no goroutine
+// behind (TestMain checks).
+func TestCollectorDownOrWedgedBlocksNothing(t *testing.T) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
+	defer otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {}))
+	for _, target := range []struct{ name, addr string }{{"refusing", refusing(t)}, {"wedged", blackHole(t)}} {
+		for _, proto := range []string{"grpc", "http/protobuf"} {
+			t.Run(target.name+"/"+proto, func(t *testing.T) {
+				t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", proto)
+				t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+target.addr)
+				// Bound the exporters' own waits, so what they have in
+				// flight at Shutdown ends soon after it.
+				t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300")
+				t.Setenv("OTEL_BSP_EXPORT_TIMEOUT", "300")
+				t.Setenv("OTEL_BLRP_EXPORT_TIMEOUT", "300")
+				t.Setenv("OTEL_METRIC_EXPORT_TIMEOUT", "300")
+				start := time.Now()
+				p, err := otelsetup.Setup(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := time.Since(start); d > 2*time.Second {
+					t.Fatalf("Setup took %v with the collector %s", d, target.name)
+				}
+				tr, _ := otellifecycle.New(append(p.TrackerOptions(), otellifecycle.WithLogger(slog.New(slog.DiscardHandler)))...)
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					for i := range 1000 {
+						tr.ToJoining(ctx, uint32(i))
+					}
+				}()
+				select {
+				case <-done:
+				case <-time.After(30 * time.Second):
+					t.Fatalf("transitions blocked with the collector %s", target.name)
+				}
+				sctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+				defer cancel()
+				start = time.Now()
+				_ = p.Shutdown(sctx)
+				if d := time.Since(start); d > 1500*time.Millisecond {
+					t.Fatalf("Shutdown took %v past a 500ms deadline", d)
+				}
+				_ = tr.Close()
+			})
+		}
 	}
 }
 

@@ -113,7 +113,7 @@ func (s logsSvc) Export(_ context.Context, req *collogs.ExportLogsServiceRequest
 }
 
 // grpcReceiver serves OTLP/gRPC on a loopback port and returns its address.
-func grpcReceiver(t *testing.T) (*receiver, string) {
+func grpcReceiver(t testing.TB) (*receiver, string) {
 	t.Helper()
 	r := &receiver{}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -130,7 +130,7 @@ func grpcReceiver(t *testing.T) (*receiver, string) {
 }
 
 // httpReceiver serves OTLP/HTTP (protobuf) and returns its base URL.
-func httpReceiver(t *testing.T) (*receiver, string) {
+func httpReceiver(t testing.TB) (*receiver, string) {
 	t.Helper()
 	r := &receiver{}
 	decode := func(w http.ResponseWriter, req *http.Request, msg proto.Message) bool {
