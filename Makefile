@@ -6,7 +6,7 @@ BENCH    ?= .
 BENCHTIME ?= 1s
 COUNT    ?= 1
 
-.PHONY: all test lint bench demo e2e
+.PHONY: all test lint bench demo e2e fuzz
 
 all: lint test
 
@@ -21,6 +21,13 @@ demo:
 ## e2e: the full stack on loopback: real OTel Collector, Prometheus and Jaeger (builds cached in .cache/bin)
 e2e:
 	$(GO) test -tags e2e -count=1 -timeout 30m -v ./examples/otel-collector/e2e/
+
+## fuzz: a short run of every fuzz target (FUZZTIME=10s each); the seed corpora run in make test
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzReasonInEveryOutput$$' -fuzztime $(FUZZTIME) ./otellifecycle
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalJSON$$' -fuzztime $(FUZZTIME) ./otellifecycle
+	$(GO) test -run '^$$' -fuzz '^FuzzDatagram$$' -fuzztime $(FUZZTIME) ./exporters/sdnotify
 
 ## lint: go vet, gofmt and staticcheck (when it can be fetched from the module proxy)
 lint:

@@ -30,9 +30,23 @@ func (t *Tracker) StatusHandler() http.Handler {
 	})
 }
 
+// shown is s as the HTTP endpoints may show it (see WithRedactedStatus).
+func (t *Tracker) shown(s State) State {
+	if t.cfg.redact && s.Phase == Failed {
+		s.Reason = Redacted
+	}
+	return s
+}
+
 // statusJSON builds the status document from one consistent view.
 func (t *Tracker) statusJSON() []byte {
 	snap, history := t.past.view()
+	snap.State = t.shown(snap.State)
+	for i := range history {
+		tr := &history[i]
+		tr.From, tr.To = t.shown(tr.From), t.shown(tr.To)
+		tr.Detail = tr.To.Detail()
+	}
 	var b bytes.Buffer
 	b.Grow(256 + 224*len(history))
 	b.WriteString(`{"lifecycle":`)
@@ -82,6 +96,7 @@ func probe(name, failure string, pass func(State) bool, t *Tracker) http.Handler
 	return getOnly(func(w http.ResponseWriter, r *http.Request) {
 		s := t.Current()
 		ok := pass(s)
+		s = t.shown(s)
 		code := http.StatusOK
 		if !ok {
 			code = http.StatusServiceUnavailable

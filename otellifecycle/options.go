@@ -42,6 +42,7 @@ type config struct {
 	now             func() time.Time
 	policy          func(from, to State) error
 	live            func(State) bool
+	redact          bool
 	group           *Group
 	noTrackerSeries bool
 	names           []string // the options given, by name
@@ -255,6 +256,21 @@ func (c config) checkStateKey(key string) config {
 		}
 	}
 	return c
+}
+
+// Redacted is what the status endpoint and the verbose probes show instead
+// of a failure reason under WithRedactedStatus.
+const Redacted = "<redacted>"
+
+// WithRedactedStatus keeps failure reasons out of what the tracker serves
+// over HTTP: StatusHandler and the verbose probes show the reason as
+// Redacted. Reasons may hold hostnames, addresses or secrets; logs, spans,
+// log events and sinks still get them in full.
+func WithRedactedStatus() Option {
+	return option("WithRedactedStatus", func(c config) config {
+		c.redact = true
+		return c
+	})
 }
 
 func newConfig(opts []Option) config {

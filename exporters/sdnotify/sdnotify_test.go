@@ -3,6 +3,7 @@ package sdnotify_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -223,5 +224,45 @@ func TestWiredToATrackerEveryTransitionArrives(t *testing.T) {
 		if got := read(t, conn); got != want {
 			t.Fatalf("datagram %q, want %q", got, want)
 		}
+	}
+}
+
+// Wired to a tracker, a socket whose receiver never reads costs nothing
+// but the sink's own deliveries: transitions go on, the other sinks get
+// every transition in order, and the failure is reported once.
+func TestWedgedSocketLeavesTheTrackerAndOtherSinksAlone(t *testing.T) {
+	errs := &errorLog{}
+	otel.SetErrorHandler(errs)
+	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+	name, _ := listen(t, false) // never read
+	var mu sync.Mutex
+	var got []uint64
+	other := otellifecycle.SinkFunc(func(_ context.Context, tr otellifecycle.Transition) error {
+		mu.Lock()
+		got = append(got, tr.Seq)
+		mu.Unlock()
+		return nil
+	})
+	tr, err := otellifecycle.New(otellifecycle.WithSinks(sdnotify.New(sdnotify.WithSocket(name), sdnotify.WithWriteTimeout(5*time.Millisecond)), other),
+		otellifecycle.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	start := time.Now()
+	for i := range n {
+		tr.ToJoining(ctx, uint32(i))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("%d transitions took %v behind a wedged socket", n, d)
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n || got[n-1] != n {
+		t.Fatalf("the other sink got %d transitions", len(got))
+	}
+	if c := errs.count(); c != 1 {
+		t.Fatalf("reported %d times, want once", c)
 	}
 }

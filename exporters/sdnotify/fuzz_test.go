@@ -1,0 +1,33 @@
+package sdnotify_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lifecyclekit/lifecycle/exporters/sdnotify"
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+// FuzzDatagram: whatever the reason, and whether or not the tracker
+// normalized it, the datagram is one STATUS= line and nothing else, at
+// most 4096 bytes.
+func FuzzDatagram(f *testing.F) {
+	for _, r := range []string{"", "timeout", "\nREADY=1", "a\r\nSTOPPING=1", "nul\x00WATCHDOG=1", "\xff\xfe",
+		strings.Repeat("é", 3000), strings.Repeat("x", 1<<20), "STATUS=ready\nMAINPID=1"} {
+		f.Add(r)
+	}
+	f.Fuzz(func(t *testing.T, reason string) {
+		name, conn := listen(t, false)
+		sink := sdnotify.New(sdnotify.WithSocket(name))
+		for _, tr := range []otellifecycle.Transition{
+			transition(1, otellifecycle.StartingState(), otellifecycle.FailedState(reason)),
+			{Seq: 2, To: otellifecycle.State{Phase: otellifecycle.Failed, Reason: reason}, Detail: "failed: " + reason},
+		} {
+			_ = sink.Notify(ctx, tr)
+			got := read(t, conn)
+			if len(got) > sdnotify.MaxDatagram || strings.Count(got, "\n") != 0 || !strings.HasPrefix(got, "STATUS=") {
+				t.Fatalf("datagram %q…", got[:min(len(got), 80)])
+			}
+		}
+	})
+}
