@@ -54,9 +54,10 @@ func groupOf(b *testing.B, mp metric.MeterProvider, n int, gopts ...otellifecycl
 	return g
 }
 
-// bareSeries is the baseline for n trackers: one callback observing the
-// same n×8 series of the same gauge (name, unit, description) from
-// precomputed attribute sets.
+// bareSeries is the baseline for a group of n trackers: the same
+// instruments (name, unit, description) registered directly on the SDK,
+// and one callback observing the same series, the n×8 state series and
+// the group's 8 count series, from precomputed attribute sets.
 func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
@@ -67,13 +68,34 @@ func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 	if err != nil {
 		b.Fatal(err)
 	}
+	count, _ := meter.Int64ObservableUpDownCounter("cluster.lifecycle.count", metric.WithUnit("{tracker}"),
+		metric.WithDescription("Trackers of the group in each cluster lifecycle phase."))
+	attempt, _ := meter.Int64ObservableGauge("cluster.lifecycle.join.attempt", metric.WithUnit("{attempt}"),
+		metric.WithDescription("Current cluster join attempt, counted from 0; observed only while joining."))
+	nodes, _ := meter.Int64ObservableGauge("cluster.lifecycle.nodes", metric.WithUnit("{node}"),
+		metric.WithDescription("Nodes in the cluster as this node sees it; observed only while ready."))
+	trans, _ := meter.Int64ObservableCounter("cluster.lifecycle.transitions", metric.WithUnit("{transition}"),
+		metric.WithDescription("Cluster lifecycle transitions, by the phase left (from) and the phase entered (to)."))
+	_, _ = meter.Float64Histogram("cluster.lifecycle.phase.duration", metric.WithUnit("s"),
+		metric.WithDescription("Time spent in a cluster lifecycle phase, recorded when the phase is left."))
 	opts := make([][8][]metric.ObserveOption, n)
 	for i := range n {
 		for j, l := range otellifecycle.AllLabels() {
 			opts[i][j] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.Int("shard", i), attribute.String("state", l)))}
 		}
 	}
+	var countOpts [8][]metric.ObserveOption
+	for j, l := range otellifecycle.AllLabels() {
+		countOpts[j] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("state", l)))}
+	}
 	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for j := range countOpts {
+			var v int64
+			if j == 0 {
+				v = int64(n)
+			}
+			o.ObserveInt64(count, v, countOpts[j]...)
+		}
 		for i := range opts {
 			for j := range opts[i] {
 				var v int64
@@ -84,7 +106,7 @@ func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 			}
 		}
 		return nil
-	}, g); err != nil {
+	}, g, count, attempt, nodes, trans); err != nil {
 		b.Fatal(err)
 	}
 	return reader
