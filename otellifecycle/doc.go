@@ -93,11 +93,23 @@
 // log record, event name "cluster.lifecycle.transition", with the event's
 // attributes and WithAttributes, in the trace context of the episode.
 //
+// # Many trackers
+//
+// A node may track one lifecycle per shard. Trackers made WithGroup(g)
+// share the Group's one metric registration, so N trackers cost one
+// callback that walks N snapshots; each keeps its own attributes (a shard
+// id). The Group also keeps cluster.lifecycle.count, how many trackers are
+// in each phase, incrementally, so it costs the same to collect for ten
+// trackers or a million; WithoutTrackerSeries keeps only the aggregates.
+// A tracker leaves its group when it is closed.
+//
 // # HTTP
 //
 // StatusHandler serves the state, its Seq, when it was entered and the
 // recent history as JSON; ReadyHandler and LiveHandler are Kubernetes
-// probes. They are plain http.Handlers for any mux.
+// probes. They are plain http.Handlers for any mux. WithRedactedStatus
+// keeps failure reasons (which may name hosts or hold secrets) out of
+// them, and only out of them.
 //
 // # Untrusted text
 //
