@@ -80,7 +80,7 @@ func TestLogEventCarriesTheEpisodesTraceContext(t *testing.T) {
 	}
 	for k, v := range want {
 		if got[k] != v {
-			t.Fatalf("attribute %s = %v, want %v", k, got[k].Emit(), v.Emit())
+			t.Fatalf("attribute %s = %v, want %v", k, got[k].String(), v.String())
 		}
 	}
 }

@@ -95,8 +95,8 @@ func WithTracerProvider(p trace.TracerProvider) Option {
 }
 
 // WithLoggerProvider sets where OpenTelemetry log events go. Nil is
-// ignored; the default is the global LoggerProvider
-// (go.opentelemetry.io/otel/log/global), a no-op until one is set.
+// ignored; the default is otel.GetLoggerProvider(), a no-op until one is
+// set.
 func WithLoggerProvider(p otellog.LoggerProvider) Option {
 	return option("WithLoggerProvider", func(c config) config {
 		if p != nil {

@@ -102,7 +102,7 @@ func TestPhaseSpansDrawAWaterfallUnderTheEpisode(t *testing.T) {
 	}
 	for k, v := range wantLast {
 		if last[k] != v {
-			t.Fatalf("event %s = %v, want %v", k, last[k].Emit(), v.Emit())
+			t.Fatalf("event %s = %v, want %v", k, last[k].String(), v.String())
 		}
 	}
 	if a := attrMap(events[0].Attributes)["cluster.lifecycle.attempt"]; a.AsInt64() != 0 || a.Type() != attribute.INT64 {

@@ -12,7 +12,6 @@ import (
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -27,7 +26,6 @@ type receiver struct {
 	events  []string               // log record event names
 	res     []*resourcepb.Resource // every resource seen
 	headers []http.Header          // HTTP requests' headers
-	spanRes map[string]*commonpb.KeyValue
 }
 
 func (r *receiver) traces(req *coltrace.ExportTraceServiceRequest) {
