@@ -31,9 +31,7 @@ func BenchmarkTransitionWithCollector(b *testing.B) {
 			}
 			b.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
 			b.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+addr)
-			b.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300")
-			b.Setenv("OTEL_BSP_EXPORT_TIMEOUT", "300")
-			b.Setenv("OTEL_BLRP_EXPORT_TIMEOUT", "300")
+			boundExporterWaits(b)
 			b.Setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
 			b.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "100")
 			p, err := otelsetup.Setup(ctx)

@@ -222,6 +222,14 @@ func blackHole(t testing.TB) string {
 	return lis.Addr().String()
 }
 
+// boundExporterWaits shortens the exporters' own timeouts (300ms), so what
+// they have in flight at Shutdown ends soon after it.
+func boundExporterWaits(t testing.TB) {
+	for _, env := range []string{"OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_BSP_EXPORT_TIMEOUT", "OTEL_BLRP_EXPORT_TIMEOUT", "OTEL_METRIC_EXPORT_TIMEOUT"} {
+		t.Setenv(env, "300")
+	}
+}
+
 func refusing(t testing.TB) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -245,12 +253,7 @@ func TestCollectorDownOrWedgedBlocksNothing(t *testing.T) {
 			t.Run(target.name+"/"+proto, func(t *testing.T) {
 				t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", proto)
 				t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+target.addr)
-				// Bound the exporters' own waits, so what they have in
-				// flight at Shutdown ends soon after it.
-				t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300")
-				t.Setenv("OTEL_BSP_EXPORT_TIMEOUT", "300")
-				t.Setenv("OTEL_BLRP_EXPORT_TIMEOUT", "300")
-				t.Setenv("OTEL_METRIC_EXPORT_TIMEOUT", "300")
+				boundExporterWaits(t)
 				start := time.Now()
 				p, err := otelsetup.Setup(ctx)
 				if err != nil {
