@@ -80,14 +80,9 @@ func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 		metric.WithDescription("Time spent in a cluster lifecycle phase, recorded when the phase is left."))
 	opts := make([][8][]metric.ObserveOption, n)
 	for i := range n {
-		for j, l := range otellifecycle.AllLabels() {
-			opts[i][j] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.Int("shard", i), attribute.String("state", l)))}
-		}
+		opts[i] = oneHotOptions(attribute.Int("shard", i))
 	}
-	var countOpts [8][]metric.ObserveOption
-	for j, l := range otellifecycle.AllLabels() {
-		countOpts[j] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("state", l)))}
-	}
+	countOpts := oneHotOptions()
 	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		for j := range countOpts {
 			var v int64
@@ -97,13 +92,7 @@ func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 			o.ObserveInt64(count, v, countOpts[j]...)
 		}
 		for i := range opts {
-			for j := range opts[i] {
-				var v int64
-				if j == 0 {
-					v = 1
-				}
-				o.ObserveInt64(g, v, opts[i][j]...)
-			}
+			observeOneHot(o, g, &opts[i], 0)
 		}
 		return nil
 	}, g, count, attempt, nodes, trans); err != nil {

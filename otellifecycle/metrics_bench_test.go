@@ -19,6 +19,27 @@ import (
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
+// oneHotOptions are the baselines' precomputed options: state=<label> for
+// each label, after extra.
+func oneHotOptions(extra ...attribute.KeyValue) (opts [8][]metric.ObserveOption) {
+	for i, l := range otellifecycle.AllLabels() {
+		kvs := append(append([]attribute.KeyValue(nil), extra...), attribute.String("state", l))
+		opts[i] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(kvs...))}
+	}
+	return opts
+}
+
+// observeOneHot observes the labels of a baseline, current at 1.
+func observeOneHot(o metric.Observer, g metric.Int64Observable, opts *[8][]metric.ObserveOption, current int) {
+	for i := range opts {
+		var v int64
+		if i == current {
+			v = 1
+		}
+		o.ObserveInt64(g, v, opts[i]...)
+	}
+}
+
 // bareGauge is the collection baseline: one observable gauge over the same
 // eight labels, observed from precomputed attribute sets by one callback.
 func bareGauge(tb testing.TB) *sdkmetric.ManualReader {
@@ -30,18 +51,9 @@ func bareGauge(tb testing.TB) *sdkmetric.ManualReader {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var opts [8][]metric.ObserveOption
-	for i, l := range otellifecycle.AllLabels() {
-		opts[i] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("state", l)))}
-	}
+	opts := oneHotOptions()
 	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		for i := range opts {
-			var v int64
-			if i == 4 {
-				v = 1
-			}
-			o.ObserveInt64(g, v, opts[i]...)
-		}
+		observeOneHot(o, g, &opts, 4)
 		return nil
 	}, g); err != nil {
 		tb.Fatal(err)
@@ -62,22 +74,13 @@ func bareInstruments(tb testing.TB) *sdkmetric.ManualReader {
 	count, _ := meter.Int64ObservableCounter("cluster.lifecycle.transitions")
 	hist, _ := meter.Float64Histogram("cluster.lifecycle.phase.duration", metric.WithExplicitBucketBoundaries(
 		0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
-	var opts [8][]metric.ObserveOption
-	for i, l := range otellifecycle.AllLabels() {
-		opts[i] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("state", l)))}
-	}
+	opts := oneHotOptions()
 	pair := func(from, to string) []metric.ObserveOption {
 		return []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("from", from), attribute.String("to", to)))}
 	}
 	p1, p2 := pair("starting", "joining"), pair("joining", "ready")
 	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		for i := range opts {
-			var v int64
-			if i == 4 {
-				v = 1
-			}
-			o.ObserveInt64(g, v, opts[i]...)
-		}
+		observeOneHot(o, g, &opts, 4)
 		o.ObserveInt64(nodes, 3)
 		o.ObserveInt64(count, 1, p1...)
 		o.ObserveInt64(count, 1, p2...)
