@@ -30,9 +30,11 @@ var ErrClosed = errors.New("otellifecycle: tracker is closed")
 
 // Tracker tracks one cluster lifecycle and fans every transition out to
 // everything that reads it. Its methods are safe for concurrent use.
-// Readers (Current, IsReady, the HTTP handlers, metric collection) never
-// lock; writers (the To* methods, Set) are serialized, so every observer
-// sees transitions in the order of Transition.Seq.
+// Current, IsReady, the probes and metric collection read one atomic
+// snapshot and never lock; the status endpoint and History copy the
+// history under a short lock of its own, never the writers'. Writers (the
+// To* methods, Set) are serialized, so every observer sees transitions in
+// the order of Transition.Seq.
 type Tracker struct {
 	m      *statemachine.Machine[State, Transition]
 	past   *history
@@ -210,7 +212,8 @@ func (t *Tracker) emit(ctx context.Context, tr *Transition) {
 }
 
 // History returns up to WithHistory recent transitions, oldest first, in a
-// new slice.
+// new slice. The history is kept compactly, so each At is rebuilt from
+// nanoseconds: equal to the original, without its monotonic clock reading.
 func (t *Tracker) History() []Transition {
 	_, h := t.past.view()
 	return h
