@@ -61,6 +61,7 @@
 //	Metric                            Instrument              Unit          Attributes
 //	cluster.lifecycle.state           Int64ObservableGauge    {state}       state (every label, one-hot)
 //	cluster.lifecycle.transitions     Int64ObservableCounter  {transition}  from, to
+//	cluster.lifecycle.phase.entries   Int64ObservableCounter  {entry}       phase (the phase entered; all 8, from 0)
 //	cluster.lifecycle.phase.duration  Float64Histogram        s             phase (the phase left)
 //	cluster.lifecycle.join.attempt    Int64ObservableGauge    {attempt}     – (observed while joining)
 //	cluster.lifecycle.nodes           Int64ObservableGauge    {node}        – (observed while ready)
@@ -70,8 +71,18 @@
 // transition) and observed at each collection as a monotonic cumulative
 // sum: it exports exactly as a synchronous counter would, without an SDK
 // aggregation on the transition's path.
+//
+// The phase-entries counter is for alerts on brief states: the state
+// gauge is a sample, and a Failed that lasts less than the export plus the
+// scrape interval is never seen in it. Every phase's entry series exists
+// at 0 from the tracker's creation, so Prometheus's increase() sees even
+// the first failure (a transitions pair appears only when first seen,
+// already at 1, and a series that starts at 1 has no increase). It costs
+// eight series per tracker; the initial Starting is not an entry, so the
+// entries add up to the transitions.
 // Through the OpenTelemetry Prometheus exporter these are
 // cluster_lifecycle_state, cluster_lifecycle_transitions_total,
+// cluster_lifecycle_phase_entries_total,
 // cluster_lifecycle_phase_duration_seconds, cluster_lifecycle_join_attempt
 // and cluster_lifecycle_nodes. WithMetricName("nodedb.cluster.state")
 // gives the origin tracker's nodedb_cluster_state{state="…"} series.

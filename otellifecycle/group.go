@@ -27,8 +27,8 @@ import (
 //
 // For large groups, WithoutTrackerSeries turns the per-tracker series off
 // (their cardinality is the number of trackers times eight): the group then
-// reports only the aggregate, plus the transitions counter and the
-// phase-duration histogram with the group's attributes.
+// reports only the aggregate, plus the transitions and phase-entries
+// counters and the phase-duration histogram with the group's attributes.
 //
 // Meter-shaping options (WithMeterProvider, WithMetricName,
 // WithStateAttributeKey) belong to the Group; WithAttributes of the Group
@@ -109,7 +109,7 @@ func NewGroup(opts ...Option) (*Group, error) {
 	for i, p := range phases {
 		g.countObs[i] = []metric.ObserveOption{metric.WithAttributeSet(agg.with(attribute.String(ins.stateKey, string(p))))}
 	}
-	observed := []metric.Observable{g.count, ins.state, ins.attempt, ins.nodes, ins.transitions}
+	observed := []metric.Observable{g.count, ins.state, ins.attempt, ins.nodes, ins.transitions, ins.entries}
 	if !g.perTracker {
 		g.aggregate = agg
 	}

@@ -56,8 +56,9 @@ func groupOf(b *testing.B, mp metric.MeterProvider, n int, gopts ...otellifecycl
 
 // bareSeries is the baseline for a group of n trackers: the same
 // instruments (name, unit, description) registered directly on the SDK,
-// and one callback observing the same series, the n×8 state series and
-// the group's 8 count series, from precomputed attribute sets.
+// and one callback observing the same series, the n×8 state series, the
+// n×8 phase-entries series and the group's 8 count series, from
+// precomputed attribute sets.
 func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
@@ -76,11 +77,15 @@ func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 		metric.WithDescription("Nodes in the cluster as this node sees it; observed only while ready."))
 	trans, _ := meter.Int64ObservableCounter("cluster.lifecycle.transitions", metric.WithUnit("{transition}"),
 		metric.WithDescription("Cluster lifecycle transitions, by the phase left (from) and the phase entered (to)."))
+	entries, _ := meter.Int64ObservableCounter("cluster.lifecycle.phase.entries", metric.WithUnit("{entry}"),
+		metric.WithDescription("Times the cluster lifecycle entered each phase; every phase is observed from the tracker's creation, at 0 until entered."))
 	_, _ = meter.Float64Histogram("cluster.lifecycle.phase.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time spent in a cluster lifecycle phase, recorded when the phase is left."))
 	opts := make([][8][]metric.ObserveOption, n)
+	entryOpts := make([][8][]metric.ObserveOption, n)
 	for i := range n {
 		opts[i] = oneHotOptions(attribute.Int("shard", i))
+		entryOpts[i] = labelOptions("phase", attribute.Int("shard", i))
 	}
 	countOpts := oneHotOptions()
 	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
@@ -93,9 +98,10 @@ func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 		}
 		for i := range opts {
 			observeOneHot(o, g, &opts[i], 0)
+			observeEntries(o, entries, &entryOpts[i], nil)
 		}
 		return nil
-	}, g, count, attempt, nodes, trans); err != nil {
+	}, g, count, attempt, nodes, trans, entries); err != nil {
 		b.Fatal(err)
 	}
 	return reader

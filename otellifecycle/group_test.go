@@ -79,6 +79,9 @@ func TestGroupReportsEveryTrackerAndTheAggregateFromOneCallback(t *testing.T) {
 	if counts["ready"] != 1 || counts["joining"] != 1 || counts["starting"] != 1 || counts["failed"] != 0 {
 		t.Fatalf("aggregate %v", counts)
 	}
+	if n := len(got["cluster.lifecycle.phase.entries"].Data.(metricdata.Sum[int64]).DataPoints); n != 24 {
+		t.Fatalf("%d entry points for 3 trackers, want 24", n)
+	}
 	for _, dp := range got["cluster.lifecycle.count"].Data.(metricdata.Sum[int64]).DataPoints {
 		if v, _ := dp.Attributes.Value("node.id"); v.AsString() != "n1" {
 			t.Fatalf("aggregate point without the group's attributes: %v", dp.Attributes)
@@ -110,6 +113,11 @@ func TestAggregateOnlyGroupHasNoPerTrackerSeries(t *testing.T) {
 		if dp.Value != 25 || dp.Attributes.HasValue("shard") {
 			t.Fatalf("transitions point %v = %d", dp.Attributes, dp.Value)
 		}
+	}
+	// The aggregate counts entries too, every phase from the start, so a
+	// brief failure of one shard is seen by increase().
+	if e := entryPoints(t, got); e["joining"] != 25 || e["ready"] != 25 || e["failed"] != 0 {
+		t.Fatalf("aggregate entries %v", e)
 	}
 }
 

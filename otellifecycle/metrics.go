@@ -15,6 +15,7 @@ import (
 // Metric names other than the state gauge's (see WithMetricName).
 const (
 	metricTransitions   = "cluster.lifecycle.transitions"
+	metricPhaseEntries  = "cluster.lifecycle.phase.entries"
 	metricPhaseDuration = "cluster.lifecycle.phase.duration"
 	metricJoinAttempt   = "cluster.lifecycle.join.attempt"
 	metricNodes         = "cluster.lifecycle.nodes"
@@ -29,7 +30,7 @@ var phaseDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 type instruments struct {
 	meter                 metric.Meter
 	state, attempt, nodes metric.Int64ObservableGauge
-	transitions           metric.Int64ObservableCounter
+	transitions, entries  metric.Int64ObservableCounter
 	duration              metric.Float64Histogram
 	stateKey              string
 }
@@ -58,6 +59,11 @@ func newInstruments(cfg *config) (*instruments, error) {
 		metric.WithDescription("Cluster lifecycle transitions, by the phase left (from) and the phase entered (to).")); err != nil {
 		return nil, registerError(metricTransitions, err)
 	}
+	if x.entries, err = meter.Int64ObservableCounter(metricPhaseEntries,
+		metric.WithUnit("{entry}"),
+		metric.WithDescription("Times the cluster lifecycle entered each phase; every phase is observed from the tracker's creation, at 0 until entered.")); err != nil {
+		return nil, registerError(metricPhaseEntries, err)
+	}
 	if x.duration, err = meter.Float64Histogram(metricPhaseDuration,
 		metric.WithUnit("s"),
 		metric.WithDescription("Time spent in a cluster lifecycle phase, recorded when the phase is left."),
@@ -81,7 +87,17 @@ func registerError(name string, err error) error {
 // would (cluster_lifecycle_transitions_total in Prometheus) without costing
 // each transition an SDK aggregation.
 //
-// Attribute sets are built once: the gauges' at creation, a pair's the
+// The entries counter (cluster.lifecycle.phase.entries) counts the
+// transitions into each phase, and observes all eight phases from the
+// series' creation, at 0 until entered. A counter series that first
+// appears at 1 has no increase() in Prometheus, so the transitions
+// counter, whose (from, to) pairs appear when first seen, cannot show a
+// node's first failure; the entries can, with eight series where every
+// pair present from the start would take 64. The initial Starting is not
+// an entry: the entries add up to the transitions.
+//
+// Attribute sets are built once: the gauges' and the phases' at creation
+// (one set per phase serves the entries and the durations), a pair's the
 // first time it is seen, before the count that publishes it, so observe
 // allocates nothing.
 type series struct {
@@ -89,21 +105,29 @@ type series struct {
 	m    *statemachine.Machine[State, Transition] // nil for a Group's aggregate
 	base []attribute.KeyValue
 
-	stateObs [numPhases][]metric.ObserveOption // base + state=<label>
-	baseObs  []metric.ObserveOption            // base only
+	// One option each, passed as a one-element slice of the array, so the
+	// options cost no slice of their own.
+	stateObs [numPhases]metric.ObserveOption // base + state=<label>
+	baseObs  []metric.ObserveOption          // base only
+	entryObs [numPhases]metric.ObserveOption // base + phase=<label>
+	phaseRec [numPhases]metric.RecordOption  // the same sets as entryObs
+	entries  [numPhases]atomic.Int64
 
-	seen      atomic.Uint64 // bit from*numPhases+to: the pair has a count (and its options)
-	counts    [numPhases][numPhases]atomic.Int64
-	pairObs   [numPhases][numPhases]atomic.Pointer[[]metric.ObserveOption]
-	phaseRecs [numPhases]atomic.Pointer[[]metric.RecordOption]
+	seen    atomic.Uint64 // bit from*numPhases+to: the pair has a count (and its options)
+	counts  [numPhases][numPhases]atomic.Int64
+	pairObs [numPhases][numPhases]atomic.Pointer[[]metric.ObserveOption]
 }
 
 func newSeries(ins *instruments, m *statemachine.Machine[State, Transition], base []attribute.KeyValue) *series {
 	s := &series{ins: ins, m: m, base: base}
+	for i, p := range phases {
+		opt := metric.WithAttributeSet(s.with(attribute.String("phase", string(p))))
+		s.entryObs[i], s.phaseRec[i] = opt, opt
+	}
 	if m != nil {
 		s.baseObs = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(base...))}
 		for i, p := range phases {
-			s.stateObs[i] = []metric.ObserveOption{metric.WithAttributeSet(s.with(attribute.String(ins.stateKey, string(p))))}
+			s.stateObs[i] = metric.WithAttributeSet(s.with(attribute.String(ins.stateKey, string(p))))
 		}
 	}
 	return s
@@ -128,7 +152,7 @@ func (s *series) observe(o metric.Observer) {
 			if i == cur {
 				v = 1
 			}
-			o.ObserveInt64(s.ins.state, v, s.stateObs[i]...)
+			o.ObserveInt64(s.ins.state, v, s.stateObs[i:i+1]...)
 		}
 		switch st.Phase {
 		case Joining:
@@ -136,6 +160,9 @@ func (s *series) observe(o metric.Observer) {
 		case Ready:
 			o.ObserveInt64(s.ins.nodes, int64(st.Nodes), s.baseObs...)
 		}
+	}
+	for i := range numPhases {
+		o.ObserveInt64(s.ins.entries, s.entries[i].Load(), s.entryObs[i:i+1]...)
 	}
 	// Only the pairs seen: a scan of all 64 cells would touch eight cache
 	// lines per tracker, which dominates a collection of many trackers.
@@ -148,8 +175,8 @@ func (s *series) observe(o metric.Observer) {
 
 // record counts a transition and records the time spent in the phase it
 // left. A tracker's series is recorded by its writer only; a Group's by
-// many, so the lazily built options are published atomically (two writers
-// may both build one; either is right).
+// many, so a pair's lazily built options are published atomically (two
+// writers may both build them; either is right).
 func (s *series) record(ctx context.Context, tr *Transition) {
 	from, to := tr.From.Phase.index(), tr.To.Phase.index()
 	if s.pairObs[from][to].Load() == nil {
@@ -158,16 +185,11 @@ func (s *series) record(ctx context.Context, tr *Transition) {
 		s.pairObs[from][to].CompareAndSwap(nil, &opts)
 	}
 	s.counts[from][to].Add(1)
+	s.entries[to].Add(1)
 	if bit := uint64(1) << (from*numPhases + to); s.seen.Load()&bit == 0 {
 		s.seen.Or(bit) // after the options and the count it publishes
 	}
-	rec := s.phaseRecs[from].Load()
-	if rec == nil {
-		opts := []metric.RecordOption{metric.WithAttributeSet(s.with(attribute.String("phase", string(tr.From.Phase))))}
-		s.phaseRecs[from].CompareAndSwap(nil, &opts)
-		rec = s.phaseRecs[from].Load()
-	}
-	s.ins.duration.Record(ctx, tr.InPhase.Seconds(), *rec...)
+	s.ins.duration.Record(ctx, tr.InPhase.Seconds(), s.phaseRec[from:from+1]...)
 }
 
 // metrics is how one tracker reports: through its own registration, or as
@@ -193,7 +215,7 @@ func newMetrics(cfg *config, m *statemachine.Machine[State, Transition]) (*metri
 		return nil, err
 	}
 	x := &metrics{series: newSeries(ins, m, cfg.attrs)}
-	if x.reg, err = ins.meter.RegisterCallback(x.observe, ins.state, ins.attempt, ins.nodes, ins.transitions); err != nil {
+	if x.reg, err = ins.meter.RegisterCallback(x.observe, ins.state, ins.attempt, ins.nodes, ins.transitions, ins.entries); err != nil {
 		return nil, registerError("the metrics callback", err)
 	}
 	return x, nil

@@ -21,9 +21,15 @@ import (
 
 // oneHotOptions are the baselines' precomputed options: state=<label> for
 // each label, after extra.
-func oneHotOptions(extra ...attribute.KeyValue) (opts [8][]metric.ObserveOption) {
+func oneHotOptions(extra ...attribute.KeyValue) [8][]metric.ObserveOption {
+	return labelOptions("state", extra...)
+}
+
+// labelOptions are precomputed options key=<label> for each label, after
+// extra (the entries counter's are phase=<label>).
+func labelOptions(key string, extra ...attribute.KeyValue) (opts [8][]metric.ObserveOption) {
 	for i, l := range otellifecycle.AllLabels() {
-		kvs := append(append([]attribute.KeyValue(nil), extra...), attribute.String("state", l))
+		kvs := append(append([]attribute.KeyValue(nil), extra...), attribute.String(key, l))
 		opts[i] = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(kvs...))}
 	}
 	return opts
@@ -40,8 +46,17 @@ func observeOneHot(o metric.Observer, g metric.Int64Observable, opts *[8][]metri
 	}
 }
 
-// bareGauge is the collection baseline: one observable gauge over the same
-// eight labels, observed from precomputed attribute sets by one callback.
+// observeEntries observes a baseline's phase-entries counter: counts[i]
+// for each phase, 0 for the rest.
+func observeEntries(o metric.Observer, c metric.Int64Observable, opts *[8][]metric.ObserveOption, counts map[int]int64) {
+	for i := range opts {
+		o.ObserveInt64(c, counts[i], opts[i]...)
+	}
+}
+
+// bareGauge is the collection baseline for a fresh tracker: one observable
+// gauge over the same eight labels and the phase-entries counter over the
+// eight phases, observed from precomputed attribute sets by one callback.
 func bareGauge(tb testing.TB) *sdkmetric.ManualReader {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
@@ -51,18 +66,20 @@ func bareGauge(tb testing.TB) *sdkmetric.ManualReader {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	opts := oneHotOptions()
+	entries, _ := meter.Int64ObservableCounter("cluster.lifecycle.phase.entries")
+	opts, entryOpts := oneHotOptions(), labelOptions("phase")
 	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		observeOneHot(o, g, &opts, 4)
+		observeEntries(o, entries, &entryOpts, nil)
 		return nil
-	}, g); err != nil {
+	}, g, entries); err != nil {
 		tb.Fatal(err)
 	}
 	return reader
 }
 
 // bareInstruments is the baseline for a tracker that has made transitions:
-// the same five instruments with the same points, registered directly on
+// the same six instruments with the same points, registered directly on
 // the SDK (the gauges from precomputed sets in one callback).
 func bareInstruments(tb testing.TB) *sdkmetric.ManualReader {
 	reader := sdkmetric.NewManualReader()
@@ -72,6 +89,8 @@ func bareInstruments(tb testing.TB) *sdkmetric.ManualReader {
 	g, _ := meter.Int64ObservableGauge("cluster.lifecycle.state")
 	nodes, _ := meter.Int64ObservableGauge("cluster.lifecycle.nodes")
 	count, _ := meter.Int64ObservableCounter("cluster.lifecycle.transitions")
+	entries, _ := meter.Int64ObservableCounter("cluster.lifecycle.phase.entries")
+	entryOpts := labelOptions("phase")
 	hist, _ := meter.Float64Histogram("cluster.lifecycle.phase.duration", metric.WithExplicitBucketBoundaries(
 		0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
 	opts := oneHotOptions()
@@ -84,8 +103,9 @@ func bareInstruments(tb testing.TB) *sdkmetric.ManualReader {
 		o.ObserveInt64(nodes, 3)
 		o.ObserveInt64(count, 1, p1...)
 		o.ObserveInt64(count, 1, p2...)
+		observeEntries(o, entries, &entryOpts, map[int]int64{3: 1, 4: 1})
 		return nil
-	}, g, nodes, count); err != nil {
+	}, g, nodes, count, entries); err != nil {
 		tb.Fatal(err)
 	}
 	hist.Record(ctx, 1, metric.WithAttributes(attribute.String("phase", "starting")))

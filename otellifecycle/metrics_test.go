@@ -223,3 +223,83 @@ func TestNoCollectionSeesATornState(t *testing.T) {
 	}
 	t.Logf("%d collections during %d transitions", collections, total)
 }
+
+// entryPoints maps cluster.lifecycle.phase.entries' phase label to its
+// value, checking that it is a monotonic cumulative sum over all 8 phases.
+func entryPoints(t testing.TB, got map[string]metricdata.Metrics) map[string]int64 {
+	t.Helper()
+	m, ok := got["cluster.lifecycle.phase.entries"]
+	if !ok {
+		t.Fatal("no cluster.lifecycle.phase.entries")
+	}
+	sum := m.Data.(metricdata.Sum[int64])
+	if !sum.IsMonotonic || sum.Temporality != metricdata.CumulativeTemporality || m.Unit != "{entry}" {
+		t.Fatalf("cluster.lifecycle.phase.entries: monotonic %v, %v, unit %q", sum.IsMonotonic, sum.Temporality, m.Unit)
+	}
+	out := map[string]int64{}
+	for _, dp := range sum.DataPoints {
+		v, _ := dp.Attributes.Value("phase")
+		out[v.AsString()] = dp.Value
+	}
+	if len(out) != 8 || len(sum.DataPoints) != 8 {
+		t.Fatalf("cluster.lifecycle.phase.entries has %d points over %d phases, want 8 over all 8: %v", len(sum.DataPoints), len(out), out)
+	}
+	return out
+}
+
+// A counter series that first appears at 1 has no increase() in
+// Prometheus, so a node's first failure would be invisible to an alert on
+// the counter. Every phase's entry series therefore exists, at 0, from the
+// tracker's creation; the initial Starting is not an entry (no transition
+// led to it), so the entries always add up to the transitions.
+func TestEveryPhaseEntrySeriesExistsAtZeroFromCreation(t *testing.T) {
+	node := attribute.String("node.id", "n1")
+	tr, reader := metricsTracker(t, otellifecycle.WithAttributes(node))
+	want := metricdata.Metrics{
+		Name:        "cluster.lifecycle.phase.entries",
+		Description: "Times the cluster lifecycle entered each phase; every phase is observed from the tracker's creation, at 0 until entered.",
+		Unit:        "{entry}",
+	}
+	entries := func(counts map[string]int64) metricdata.Sum[int64] {
+		s := metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true}
+		for _, l := range otellifecycle.AllLabels() {
+			s.DataPoints = append(s.DataPoints, metricdata.DataPoint[int64]{Attributes: attribute.NewSet(node, attribute.String("phase", l)), Value: counts[l]})
+		}
+		return s
+	}
+	want.Data = entries(nil)
+	metricdatatest.AssertEqual(t, want, collect(t, reader)["cluster.lifecycle.phase.entries"], metricdatatest.IgnoreTimestamp())
+
+	tr.ToJoining(ctx, 0)
+	tr.ToJoining(ctx, 1)
+	tr.ToFailed(ctx, "seeds unreachable")
+	tr.ToJoining(ctx, 0)
+	tr.ToReady(ctx, 3)
+	tr.ToFailed(ctx, "leader lost")
+	want.Data = entries(map[string]int64{"joining": 3, "failed": 2, "ready": 1})
+	got := collect(t, reader)
+	metricdatatest.AssertEqual(t, want, got["cluster.lifecycle.phase.entries"], metricdatatest.IgnoreTimestamp())
+
+	var transitions int64
+	for _, dp := range got["cluster.lifecycle.transitions"].Data.(metricdata.Sum[int64]).DataPoints {
+		transitions += dp.Value
+	}
+	if transitions != 6 {
+		t.Fatalf("transitions add up to %d, want 6 (the entries' sum)", transitions)
+	}
+}
+
+// Closing a tracker removes its entry series with the rest.
+func TestPhaseEntriesLeaveWithTheTracker(t *testing.T) {
+	tr, reader := metricsTracker(t)
+	tr.ToFailed(ctx, "x")
+	if got := entryPoints(t, collect(t, reader)); got["failed"] != 1 {
+		t.Fatalf("entries %v", got)
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := collect(t, reader)["cluster.lifecycle.phase.entries"]; ok {
+		t.Fatal("a closed tracker's entries are still exported")
+	}
+}

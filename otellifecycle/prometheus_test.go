@@ -109,6 +109,41 @@ func TestPrometheusExpositionIsOneHot(t *testing.T) {
 	}
 }
 
+// The entry counter reaches Prometheus as a counter with every phase at 0
+// before the first transition, so the first failure is an increase().
+func TestPrometheusPhaseEntriesStartAtZero(t *testing.T) {
+	tr, get := scrape(t)
+	counts := func() map[string]float64 {
+		mf, ok := get()["cluster_lifecycle_phase_entries_total"]
+		if !ok || mf.GetType() != dto.MetricType_COUNTER {
+			t.Fatalf("cluster_lifecycle_phase_entries_total: present %v, type %v", ok, mf.GetType())
+		}
+		out := map[string]float64{}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "phase" {
+					out[lp.GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+		return out
+	}
+	before := counts()
+	if len(before) != 8 {
+		t.Fatalf("before any transition: %v, want all 8 phases", before)
+	}
+	for l, v := range before {
+		if v != 0 {
+			t.Fatalf(`cluster_lifecycle_phase_entries_total{phase=%q} = %v before any transition`, l, v)
+		}
+	}
+	tr.ToFailed(ctx, "brief")
+	tr.ToJoining(ctx, 0)
+	if after := counts(); after["failed"] != 1 || after["joining"] != 1 || after["ready"] != 0 {
+		t.Fatalf("after a failure: %v", after)
+	}
+}
+
 // With the origin's metric name, dashboards built on nodedb_cluster_state
 // keep working.
 func TestPrometheusOriginMetricName(t *testing.T) {
