@@ -1,6 +1,12 @@
 // Package otellifecycle makes a clustered service's lifecycle observable
 // the OpenTelemetry way.
 //
+// "The origin", in these docs, is the Rust tracker this package follows:
+// ClusterLifecycleTracker in a database server. Its phase labels, its JSON
+// shape and its log and systemd STATUS= texts are kept here byte for byte,
+// so dashboards, alerts and scripts written against it keep working;
+// everything else goes beyond it.
+//
 // # Who reads the lifecycle, and why
 //
 // A node of a database, a broker or a control plane goes through phases:
@@ -44,7 +50,21 @@
 // is produced inside one critical section, so every reader sees the same
 // order, the order of Transition.Seq (1, 2, 3 … with no gaps). The state
 // gauge reads one snapshot per collection, so no collection ever shows
-// zero or two phases at 1.
+// zero or two phases at 1. The slog log and every sink also get the
+// initial state, as Seq 0, when the tracker is created: a destination
+// knows the state from the moment it is attached.
+//
+// # Shutdown
+//
+// Move to Stopping when the service stops (that ends the last episode
+// span), then close the tracker and shut the telemetry providers down, in
+// either order. Close makes the MeterProvider export first (its ForceFlush,
+// within WithCloseTimeout), so the natural
+//
+//	defer providers.Shutdown(ctx)
+//	defer tracker.Close()
+//
+// (Close runs first) still exports the final state.
 //
 // Nothing slow can hold a transition up: subscribers get bounded channels
 // that drop their oldest entry when full, and sinks are fed through their
@@ -56,7 +76,8 @@
 // The meter, tracer and logger are named ScopeName. Providers default to
 // the global ones, as in every contrib instrumentation; this package
 // depends only on the OpenTelemetry API, and the caller chooses the SDK
-// and exporters (see the exporters/ packages of this module).
+// and exporters (see the exporters/ modules of this repository:
+// otelsetup, promexport, sdnotify).
 //
 //	Metric                            Instrument              Unit          Attributes
 //	cluster.lifecycle.state           Int64ObservableGauge    {state}       state (every label, one-hot)
@@ -85,7 +106,7 @@
 // cluster_lifecycle_phase_entries_total,
 // cluster_lifecycle_phase_duration_seconds, cluster_lifecycle_join_attempt
 // and cluster_lifecycle_nodes. WithMetricName("nodedb.cluster.state")
-// gives the origin tracker's nodedb_cluster_state{state="…"} series.
+// gives the origin's nodedb_cluster_state{state="…"} series.
 //
 // Traces: an episode span "cluster.lifecycle" covers the way from Starting
 // (or from leaving Ready) to an outcome: Ready, Failed (status Error, with
@@ -112,7 +133,11 @@
 // id). The Group also keeps cluster.lifecycle.count, how many trackers are
 // in each phase, incrementally, so it costs the same to collect for ten
 // trackers or a million; WithoutTrackerSeries keeps only the aggregates.
-// A tracker leaves its group when it is closed.
+// A tracker leaves its group when it is closed. NewGroup takes
+// GroupOptions, New takes Options: an option that fits only one of them
+// does not compile with the other, and the four that fit both
+// (WithMeterProvider, WithMetricName, WithStateAttributeKey,
+// WithAttributes) say what they mean in each.
 //
 // # HTTP
 //

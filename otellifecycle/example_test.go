@@ -54,9 +54,10 @@ func Example() {
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	fmt.Println(rec.Code, rec.Body.String(), tracker.Current())
 	// Output:
-	// level=INFO msg="cluster lifecycle transition" prev=starting new=joining detail="joining cluster (attempt 0)" seq=1
-	// level=INFO msg="cluster lifecycle transition" prev=joining new=joining detail="joining cluster (attempt 1)" seq=2
-	// level=INFO msg="cluster lifecycle transition" prev=joining new=ready detail="ready (3 nodes)" seq=3
+	// level=INFO msg="cluster lifecycle transition" prev=starting new=starting detail=starting seq=0 node.id=n1
+	// level=INFO msg="cluster lifecycle transition" prev=starting new=joining detail="joining cluster (attempt 0)" seq=1 node.id=n1
+	// level=INFO msg="cluster lifecycle transition" prev=joining new=joining detail="joining cluster (attempt 1)" seq=2 node.id=n1
+	// level=INFO msg="cluster lifecycle transition" prev=joining new=ready detail="ready (3 nodes)" seq=3 node.id=n1
 	// 200 ok ready (3 nodes)
 }
 
@@ -76,7 +77,8 @@ func ExampleTracker_WaitReady() {
 	// Output: ready (1 nodes) <nil>
 }
 
-// A Sink gets every transition in order, off the caller's goroutine.
+// A Sink gets the initial state (Seq 0) and then every transition in
+// order, off the caller's goroutine.
 func ExampleSinkFunc() {
 	ctx := context.Background()
 	audit := otellifecycle.SinkFunc(func(_ context.Context, t otellifecycle.Transition) error {
@@ -88,6 +90,7 @@ func ExampleSinkFunc() {
 	tracker.ToFailed(ctx, "seed 10.0.0.1:7000 unreachable")
 	_ = tracker.Close() // delivers what is queued
 	// Output:
+	// #0 starting -> starting: starting
 	// #1 starting -> joining: joining cluster (attempt 0)
 	// #2 joining -> failed: failed: seed 10.0.0.1:7000 unreachable
 }

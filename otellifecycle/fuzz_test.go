@@ -40,6 +40,7 @@ var hostileReasons = []string{
 // a label; the slog record is one record; span and log attributes are
 // bounded valid UTF-8.
 func FuzzReasonInEveryOutput(f *testing.F) {
+	ctx := f.Context()
 	for _, r := range hostileReasons {
 		f.Add(r)
 	}
@@ -64,6 +65,7 @@ func FuzzReasonInEveryOutput(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer tr.Close()
+		slogOut.Reset() // the record of the initial state
 
 		tr.ToFailed(ctx, reason)
 		got := tr.Current().Reason

@@ -3,9 +3,9 @@ package otellifecycle
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -30,12 +30,15 @@ import (
 // reports only the aggregate, plus the transitions and phase-entries
 // counters and the phase-duration histogram with the group's attributes.
 //
-// Meter-shaping options (WithMeterProvider, WithMetricName,
-// WithStateAttributeKey) belong to the Group; WithAttributes of the Group
-// (a node id) are on every point, and a tracker's own WithAttributes (a
-// shard id) are added to its series.
+// The Group's options (GroupOption) shape the metrics of all its members:
+// WithMeterProvider, WithMetricName and WithStateAttributeKey given to
+// NewGroup apply to every member, and the same options given to a member
+// have no effect on its metrics. WithAttributes of the Group (a node id)
+// are on every point, and a member's own WithAttributes (a shard id) are
+// added to its series.
 type Group struct {
 	ins        *instruments
+	mp         metric.MeterProvider
 	count      metric.Int64ObservableUpDownCounter
 	countObs   [numPhases][]metric.ObserveOption
 	counts     [numPhases]atomic.Int64
@@ -58,7 +61,7 @@ type member struct {
 // WithGroup makes the tracker a member of g: its metrics are reported by
 // g's one callback instead of a registration of its own.
 func WithGroup(g *Group) Option {
-	return option("WithGroup", func(c config) config {
+	return optionFunc(func(c config) config {
 		if g == nil {
 			return c.fail("WithGroup: group is nil")
 		}
@@ -67,27 +70,23 @@ func WithGroup(g *Group) Option {
 	})
 }
 
-// WithoutTrackerSeries makes a Group report only its aggregates.
-func WithoutTrackerSeries() Option {
-	return option("WithoutTrackerSeries", func(c config) config {
+// WithoutTrackerSeries makes a Group report only its aggregates. It is a
+// GroupOption only: a Tracker has no such choice.
+func WithoutTrackerSeries() GroupOption {
+	return groupOptionFunc(func(c config) config {
 		c.noTrackerSeries = true
 		return c
 	})
 }
 
-// groupOptions are the options NewGroup accepts.
-var groupOptions = []string{"WithMeterProvider", "WithMetricName", "WithStateAttributeKey", "WithAttributes", "WithoutTrackerSeries"}
-
-// NewGroup returns an empty Group. It accepts WithMeterProvider,
+// NewGroup returns an empty Group shaped by opts: WithMeterProvider,
 // WithMetricName, WithStateAttributeKey, WithAttributes and
-// WithoutTrackerSeries; any other option is an error.
-func NewGroup(opts ...Option) (*Group, error) {
-	cfg := newConfig(opts)
-	for _, name := range cfg.names {
-		if !slices.Contains(groupOptions, name) {
-			cfg = cfg.fail("NewGroup: %s is a tracker option", name)
-		}
-	}
+// WithoutTrackerSeries are GroupOptions. A tracker's option is not, so
+// NewGroup(WithSinks(s)) does not compile. NewGroup fails only for invalid
+// option values (the error names the option) or when an instrument cannot
+// be registered.
+func NewGroup(opts ...GroupOption) (*Group, error) {
+	cfg := groupConfig(opts)
 	cfg = cfg.checkStateKey(cfg.stateKey)
 	if len(cfg.errs) > 0 {
 		return nil, errors.Join(cfg.errs...)
@@ -99,7 +98,7 @@ func NewGroup(opts ...Option) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Group{ins: ins, attrs: cfg.attrs, perTracker: !cfg.noTrackerSeries}
+	g := &Group{ins: ins, mp: cfg.meterProvider, attrs: cfg.attrs, perTracker: !cfg.noTrackerSeries}
 	if g.count, err = ins.meter.Int64ObservableUpDownCounter(metricCount,
 		metric.WithUnit("{tracker}"),
 		metric.WithDescription("Trackers of the group in each cluster lifecycle phase.")); err != nil {
@@ -176,7 +175,10 @@ func (g *Group) Len() int {
 	return len(g.members)
 }
 
-// Close unregisters the group's callback: its series are gone at the next
+// Close makes the group's MeterProvider export (ForceFlush, when it has
+// it, for DefaultCloseTimeout at most), so the last export carries the
+// final states whether the group or the provider is shut down first; then
+// it unregisters the group's callback: its series are gone at the next
 // collection. Close the trackers first.
 func (g *Group) Close() error {
 	g.mu.Lock()
@@ -186,5 +188,6 @@ func (g *Group) Close() error {
 	}
 	g.closed = true
 	g.mu.Unlock()
+	flushMetrics(g.mp, time.Now().Add(DefaultCloseTimeout))
 	return g.reg.Unregister()
 }

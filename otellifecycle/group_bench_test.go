@@ -34,8 +34,8 @@ func light(opts ...otellifecycle.Option) []otellifecycle.Option {
 }
 
 // groupOf makes n trackers in a group on mp, closed at the end.
-func groupOf(b *testing.B, mp metric.MeterProvider, n int, gopts ...otellifecycle.Option) *otellifecycle.Group {
-	g, err := otellifecycle.NewGroup(append([]otellifecycle.Option{otellifecycle.WithMeterProvider(mp)}, gopts...)...)
+func groupOf(b *testing.B, mp metric.MeterProvider, n int, gopts ...otellifecycle.GroupOption) *otellifecycle.Group {
+	g, err := otellifecycle.NewGroup(append([]otellifecycle.GroupOption{otellifecycle.WithMeterProvider(mp)}, gopts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,6 +108,7 @@ func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 }
 
 func collectLoop(b *testing.B, r *sdkmetric.ManualReader) {
+	ctx := b.Context()
 	var rm metricdata.ResourceMetrics
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -190,6 +191,7 @@ func heapAlloc() uint64 {
 // default history (32) is full: standalone on the default providers, and
 // in a group with per-tracker series on an SDK meter.
 func BenchmarkHeapPerTracker(b *testing.B) {
+	ctx := b.Context()
 	const n = 2000
 	fill := func(t *otellifecycle.Tracker) {
 		for i := range otellifecycle.DefaultHistory + 8 {
@@ -228,14 +230,14 @@ func BenchmarkHeapPerTracker(b *testing.B) {
 	})
 	for _, mode := range []struct {
 		name string
-		opts []otellifecycle.Option
-	}{{"group", nil}, {"group-aggregate-only", []otellifecycle.Option{otellifecycle.WithoutTrackerSeries()}}} {
+		opts []otellifecycle.GroupOption
+	}{{"group", nil}, {"group-aggregate-only", []otellifecycle.GroupOption{otellifecycle.WithoutTrackerSeries()}}} {
 		b.Run("impl="+mode.name, func(b *testing.B) {
 			// On an SDK meter: the heap includes the SDK's storage for the
 			// tracker's series (its histogram above all).
 			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 			b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-			g, err := otellifecycle.NewGroup(append([]otellifecycle.Option{otellifecycle.WithMeterProvider(mp)}, mode.opts...)...)
+			g, err := otellifecycle.NewGroup(append([]otellifecycle.GroupOption{otellifecycle.WithMeterProvider(mp)}, mode.opts...)...)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -257,6 +259,7 @@ func BenchmarkHeapPerTracker(b *testing.B) {
 // sink queues are bounded, so a million transitions leave the heap where
 // it was.
 func BenchmarkHeapAfterMillionTransitions(b *testing.B) {
+	ctx := b.Context()
 	release := make(chan struct{})
 	defer close(release)
 	stuck := otellifecycle.SinkFunc(func(ctx context.Context, _ otellifecycle.Transition) error {

@@ -1,6 +1,7 @@
 package otellifecycle_test
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -13,12 +14,12 @@ import (
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
-func newGroup(t testing.TB, opts ...otellifecycle.Option) (*otellifecycle.Group, *sdkmetric.ManualReader) {
+func newGroup(t testing.TB, opts ...otellifecycle.GroupOption) (*otellifecycle.Group, *sdkmetric.ManualReader) {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	t.Cleanup(func() { _ = mp.Shutdown(ctx) })
-	g, err := otellifecycle.NewGroup(append([]otellifecycle.Option{otellifecycle.WithMeterProvider(mp)}, opts...)...)
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	g, err := otellifecycle.NewGroup(append([]otellifecycle.GroupOption{otellifecycle.WithMeterProvider(mp)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +55,7 @@ func countPoints(t testing.TB, got map[string]metricdata.Metrics) map[string]int
 }
 
 func TestGroupReportsEveryTrackerAndTheAggregateFromOneCallback(t *testing.T) {
+	ctx := t.Context()
 	node := attribute.String("node.id", "n1")
 	g, reader := newGroup(t, otellifecycle.WithAttributes(node))
 	trackers := []*otellifecycle.Tracker{shard(t, g, 0), shard(t, g, 1), shard(t, g, 2)}
@@ -90,6 +92,7 @@ func TestGroupReportsEveryTrackerAndTheAggregateFromOneCallback(t *testing.T) {
 }
 
 func TestAggregateOnlyGroupHasNoPerTrackerSeries(t *testing.T) {
+	ctx := t.Context()
 	g, reader := newGroup(t, otellifecycle.WithoutTrackerSeries(), otellifecycle.WithAttributes(attribute.String("node.id", "n1")))
 	for i := range 50 {
 		tr := shard(t, g, i)
@@ -122,6 +125,7 @@ func TestAggregateOnlyGroupHasNoPerTrackerSeries(t *testing.T) {
 }
 
 func TestTrackersLeaveTheGroupWithoutATrace(t *testing.T) {
+	ctx := t.Context()
 	g, reader := newGroup(t)
 	var trackers []*otellifecycle.Tracker
 	for i := range 10 {
@@ -158,27 +162,65 @@ func TestTrackersLeaveTheGroupWithoutATrace(t *testing.T) {
 	}
 }
 
-func TestGroupAndTrackerOptionsStayApart(t *testing.T) {
-	g, _ := newGroup(t)
+// The Group's options shape what every member reports: the meter, the
+// gauge's name and key, the group's attributes. A member's own
+// WithAttributes are added to its series; its own meter-shaping options
+// have no effect.
+func TestGroupOptionsShapeEveryMembersSeries(t *testing.T) {
+	ctx := t.Context()
+	node := attribute.String("node.id", "n1")
+	g, reader := newGroup(t,
+		otellifecycle.WithMetricName("nodedb.cluster.state"),
+		otellifecycle.WithStateAttributeKey("phase"),
+		otellifecycle.WithAttributes(node))
+	own := []attribute.KeyValue{attribute.Int("shard", 7), attribute.String("state", "CA")} // "state" is free: the group's key is "phase"
+	elsewhere := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(elsewhere))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	tr := newTracker(t, otellifecycle.WithGroup(g), otellifecycle.WithAttributes(own...),
+		otellifecycle.WithMeterProvider(mp), otellifecycle.WithMetricName("member.state"), otellifecycle.WithStateAttributeKey("member_state"))
+	tr.ToReady(ctx, 3)
+
+	got := collect(t, reader) // every scope is ScopeName at Version
+	member := append([]attribute.KeyValue{node}, own...)
+	metricdatatest.AssertAggregationsEqual(t, oneHot("phase", "ready", member...), got["nodedb.cluster.state"].Data, metricdatatest.IgnoreTimestamp())
+	metricdatatest.AssertAggregationsEqual(t, metricdata.Gauge[int64]{DataPoints: []metricdata.DataPoint[int64]{{Attributes: attribute.NewSet(member...), Value: 3}}},
+		got["cluster.lifecycle.nodes"].Data, metricdatatest.IgnoreTimestamp())
+	count := metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, DataPoints: oneHot("phase", "ready", node).DataPoints}
+	metricdatatest.AssertAggregationsEqual(t, count, got["cluster.lifecycle.count"].Data, metricdatatest.IgnoreTimestamp())
+	for _, name := range []string{"cluster.lifecycle.state", "member.state"} {
+		if _, ok := got[name]; ok {
+			t.Errorf("%s exported; the group's gauge is nodedb.cluster.state", name)
+		}
+	}
+	if n := len(collect(t, elsewhere)); n != 0 {
+		t.Errorf("a member's own meter provider got %d metrics; the group's reports it", n)
+	}
+}
+
+// Option values are checked by NewGroup as by New, and a member's
+// attributes against the group's state key; errors name the option.
+func TestInvalidGroupOptionsNameTheOption(t *testing.T) {
+	g, _ := newGroup(t, otellifecycle.WithStateAttributeKey("phase"))
 	cases := []struct {
 		err  error
 		want string
 	}{
-		{newErr(otellifecycle.NewGroup(otellifecycle.WithSinks(&recorder{}))), "NewGroup: WithSinks is a tracker option"},
-		{newErr(otellifecycle.NewGroup(otellifecycle.WithAttributes(attribute.String("state", "x")))), `key "state" is the state attribute key`},
-		{newTrackerErr(otellifecycle.WithGroup(g), otellifecycle.WithMetricName("x.y")), "WithGroup: WithMetricName belongs to the group"},
-		{newTrackerErr(otellifecycle.WithGroup(g), otellifecycle.WithAttributes(attribute.String("state", "x"))), `key "state"`},
-		{newTrackerErr(otellifecycle.WithoutTrackerSeries()), "WithoutTrackerSeries: a group option"},
+		{newGroupErr(otellifecycle.WithAttributes(attribute.String("state", "x"))), `WithAttributes: key "state" is the state attribute key`},
+		{newGroupErr(otellifecycle.WithMetricName("9lives")), "WithMetricName"},
+		{newGroupErr(otellifecycle.WithStateAttributeKey("")), "WithStateAttributeKey"},
+		{newTrackerErr(otellifecycle.WithGroup(g), otellifecycle.WithAttributes(attribute.String("phase", "x"))), `WithAttributes: key "phase" is the state attribute key`},
 		{newTrackerErr(otellifecycle.WithGroup(nil)), "WithGroup: group is nil"},
 	}
 	for _, c := range cases {
-		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
+		if c.err == nil || !strings.HasPrefix(c.err.Error(), "otellifecycle: ") || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("error %v, want %q", c.err, c.want)
 		}
 	}
 }
 
-func newErr(g *otellifecycle.Group, err error) error {
+func newGroupErr(opts ...otellifecycle.GroupOption) error {
+	g, err := otellifecycle.NewGroup(opts...)
 	if g != nil {
 		_ = g.Close()
 	}
@@ -186,7 +228,7 @@ func newErr(g *otellifecycle.Group, err error) error {
 }
 
 func newTrackerErr(opts ...otellifecycle.Option) error {
-	tr, err := otellifecycle.New(opts...)
+	tr, err := otellifecycle.New(append([]otellifecycle.Option{otellifecycle.WithLogger(quiet)}, opts...)...)
 	if tr != nil {
 		_ = tr.Close()
 	}
@@ -196,6 +238,7 @@ func newTrackerErr(opts ...otellifecycle.Option) error {
 // Many trackers transitioning while collections run: every tracker is
 // one-hot in every collection, and the aggregate is exact at the end.
 func TestGroupCollectionsNeverSeeATornTracker(t *testing.T) {
+	ctx := t.Context()
 	const trackers, goroutines, each = 64, 8, 2000
 	g, reader := newGroup(t)
 	var ts []*otellifecycle.Tracker

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel"
-
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -42,32 +40,6 @@ func newTracker(t testing.TB, opts ...otellifecycle.Option) *otellifecycle.Track
 	return tr
 }
 
-// errorLog collects what reaches otel.Handle during a test. Tests using it
-// must not run in parallel: the error handler is global.
-type errorLog struct {
-	mu   sync.Mutex
-	errs []error
-}
-
-func (l *errorLog) Handle(err error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.errs = append(l.errs, err)
-}
-
-func (l *errorLog) all() []error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]error(nil), l.errs...)
-}
-
-func captureOTelErrors(t *testing.T) *errorLog {
-	l := &errorLog{}
-	otel.SetErrorHandler(l)
-	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
-	return l
-}
-
 // recorder is a sink that keeps every transition it gets.
 type recorder struct {
 	mu  sync.Mutex
@@ -85,15 +57,4 @@ func (r *recorder) transitions() []otellifecycle.Transition {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]otellifecycle.Transition(nil), r.got...)
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

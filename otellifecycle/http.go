@@ -1,10 +1,13 @@
 package otellifecycle
 
 import (
-	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // The handlers below serve the lifecycle over HTTP. They are plain
@@ -14,7 +17,9 @@ import (
 // X-Content-Type-Options: nosniff. Query strings are ignored, except
 // "verbose" on the probes. Nothing from the request is echoed back.
 
-// StatusHandler serves the lifecycle as JSON (the origin's form, extended):
+// StatusHandler serves the lifecycle as JSON: the current state under
+// "lifecycle", in the origin's form (see State.MarshalJSON), with its seq,
+// since, attributes and history beside it:
 //
 //	{"lifecycle":{"phase":"joining","attempt":1},"seq":4,
 //	 "since":"2026-11-27T10:00:00.5Z","attributes":{"node.id":"n1"},
@@ -25,7 +30,11 @@ import (
 // instant. It is always 200.
 func (t *Tracker) StatusHandler() http.Handler {
 	return getOnly(func(w http.ResponseWriter, r *http.Request) {
-		body := t.statusJSON()
+		body, err := t.statusJSON()
+		if err != nil { // not for any state or attribute New accepts
+			writeBody(w, r, http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("status: "+err.Error()+"\n"))
+			return
+		}
 		writeBody(w, r, http.StatusOK, "application/json", body)
 	})
 }
@@ -38,41 +47,42 @@ func (t *Tracker) shown(s State) State {
 	return s
 }
 
+// jsonValue is v as the status document's "attributes" show it: as is,
+// unless JSON cannot hold it (a NaN or infinite float), then as text.
+func jsonValue(v attribute.Value) any {
+	x := v.AsInterface()
+	if _, err := json.Marshal(x); err != nil {
+		return fmt.Sprint(x)
+	}
+	return x
+}
+
+// statusDoc is the status endpoint's document. Its lifecycle and history
+// states are in the origin's form (State.MarshalJSON).
+type statusDoc struct {
+	Lifecycle  State          `json:"lifecycle"`
+	Seq        uint64         `json:"seq"`
+	Since      time.Time      `json:"since"`
+	Attributes map[string]any `json:"attributes"`
+	History    []Transition   `json:"history"`
+}
+
 // statusJSON builds the status document from one consistent view.
-func (t *Tracker) statusJSON() []byte {
+func (t *Tracker) statusJSON() ([]byte, error) {
 	snap, history := t.past.view()
-	snap.State = t.shown(snap.State)
+	doc := statusDoc{Lifecycle: t.shown(snap.State), Seq: snap.Seq, Since: snap.Since.UTC(), Attributes: t.attrsJ, History: history}
 	for i := range history {
 		tr := &history[i]
 		tr.From, tr.To = t.shown(tr.From), t.shown(tr.To)
 		tr.Detail = tr.To.Detail()
 	}
-	var b bytes.Buffer
-	b.Grow(256 + 224*len(history))
-	b.WriteString(`{"lifecycle":`)
-	b.Write(snap.State.appendJSON(b.AvailableBuffer()))
-	b.WriteString(`,"seq":`)
-	b.Write(strconv.AppendUint(b.AvailableBuffer(), snap.Seq, 10))
-	b.WriteString(`,"since":`)
-	b.Write(appendJSONTime(b.AvailableBuffer(), snap.Since))
-	b.WriteString(`,"attributes":`)
-	if len(t.attrsJ) == 0 {
-		b.WriteString("{}")
-	} else {
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(t.attrsJ) // values are strings, bools, numbers and slices of them
-		b.Truncate(b.Len() - 1)  // Encode's newline
+	if doc.Attributes == nil {
+		doc.Attributes = map[string]any{}
 	}
-	b.WriteString(`,"history":[`)
-	for i, tr := range history {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(tr.appendJSON(b.AvailableBuffer()))
+	if doc.History == nil {
+		doc.History = []Transition{}
 	}
-	b.WriteString("]}\n")
-	return b.Bytes()
+	return encodeJSON(doc)
 }
 
 // ReadyHandler is a readiness probe (Kubernetes /readyz): 200 "ok" when the

@@ -3,6 +3,7 @@ package otellifecycle_test
 import (
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -51,6 +52,7 @@ func do(t *testing.T, method, url string) response {
 }
 
 func TestStatusBodyIsExact(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t,
 		otellifecycle.WithClock(stepClock(250*time.Millisecond)),
 		otellifecycle.WithAttributes(attribute.String("node.id", "n1"), attribute.Int("shard", 7)))
@@ -95,6 +97,7 @@ func TestStatusOfAFreshTracker(t *testing.T) {
 }
 
 func TestProbesAnswerByPhase(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t)
 	srv := serve(t, tr)
 	type want struct {
@@ -127,6 +130,7 @@ func TestProbesAnswerByPhase(t *testing.T) {
 }
 
 func TestLivenessIsConfigurable(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t, otellifecycle.WithLiveness(func(s otellifecycle.State) bool { return s.Phase != otellifecycle.Stopping }))
 	srv := serve(t, tr)
 	tr.ToFailed(ctx, "x")
@@ -164,6 +168,7 @@ func TestHandlersAnswerHEADAndRefuseOtherMethods(t *testing.T) {
 }
 
 func TestStatusStaysValidJSONWithHostileReasons(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t)
 	srv := serve(t, tr)
 	for _, reason := range []string{"\xff\xfe", "\x00\x01\x1f", `"}],"x":{"`, "\u2028\u2029", strings.Repeat("☃", 5000)} {
@@ -172,5 +177,22 @@ func TestStatusStaysValidJSONWithHostileReasons(t *testing.T) {
 		if !json.Valid([]byte(r.body)) {
 			t.Fatalf("reason %q broke the JSON: %s", reason, r.body)
 		}
+	}
+}
+
+// An attribute JSON cannot hold (a NaN float) is shown as text; the
+// document stays valid JSON and the endpoint 200.
+func TestStatusShowsAttributesJSONCannotHoldAsText(t *testing.T) {
+	tr := newTracker(t, otellifecycle.WithAttributes(attribute.Float64("load", math.NaN()), attribute.Float64("weight", 0.5)))
+	rec := httptest.NewRecorder()
+	tr.StatusHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/cluster/status", nil))
+	var doc struct {
+		Attributes map[string]any `json:"attributes"`
+	}
+	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &doc) != nil {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if doc.Attributes["load"] != "NaN" || doc.Attributes["weight"] != 0.5 {
+		t.Fatalf("attributes %v", doc.Attributes)
 	}
 }

@@ -36,6 +36,7 @@ func (e *memExporter) all() []sdklog.Record {
 }
 
 func TestLogEventCarriesTheEpisodesTraceContext(t *testing.T) {
+	ctx := t.Context()
 	exp := &memExporter{}
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
 	defer lp.Shutdown(ctx)
@@ -61,7 +62,7 @@ func TestLogEventCarriesTheEpisodesTraceContext(t *testing.T) {
 		if r.TraceID() != episode.SpanContext().TraceID() || r.SpanID() != episode.SpanContext().SpanID() {
 			t.Fatalf("record %d is not in the episode's trace context", i)
 		}
-		if s := r.InstrumentationScope(); s.Name != otellifecycle.ScopeName || s.Version != otellifecycle.Version() {
+		if s := r.InstrumentationScope(); s.Name != otellifecycle.ScopeName || s.Version != otellifecycle.Version {
 			t.Fatalf("scope %+v", s)
 		}
 	}

@@ -36,7 +36,7 @@ type instruments struct {
 }
 
 func newInstruments(cfg *config) (*instruments, error) {
-	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version()))
+	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
 	x := &instruments{meter: meter, stateKey: cfg.stateKey}
 	var err error
 	if x.state, err = meter.Int64ObservableGauge(cfg.metricName,

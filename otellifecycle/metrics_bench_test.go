@@ -108,12 +108,13 @@ func bareInstruments(tb testing.TB) *sdkmetric.ManualReader {
 	}, g, nodes, count, entries); err != nil {
 		tb.Fatal(err)
 	}
-	hist.Record(ctx, 1, metric.WithAttributes(attribute.String("phase", "starting")))
-	hist.Record(ctx, 1, metric.WithAttributes(attribute.String("phase", "joining")))
+	hist.Record(context.Background(), 1, metric.WithAttributes(attribute.String("phase", "starting")))
+	hist.Record(context.Background(), 1, metric.WithAttributes(attribute.String("phase", "joining")))
 	return reader
 }
 
 func BenchmarkCollect(b *testing.B) {
+	ctx := b.Context()
 	var rm metricdata.ResourceMetrics
 	run := func(b *testing.B, r *sdkmetric.ManualReader) {
 		b.ReportAllocs()
@@ -155,6 +156,7 @@ func (o *originGauge) set(label string) {
 }
 
 func BenchmarkTransitionMetricsOnly(b *testing.B) {
+	ctx := b.Context()
 	states := []otellifecycle.State{otellifecycle.JoiningState(1), otellifecycle.ReadyState(3)}
 	b.Run("impl=origin-gaugevec", func(b *testing.B) {
 		reg := prometheus.NewRegistry()
@@ -191,6 +193,7 @@ func BenchmarkTransitionMetricsOnly(b *testing.B) {
 // BenchmarkTransitionAllSignals: SDK meter, SDK tracer recording and
 // exporting through a batcher, slog JSON to io.Discard.
 func BenchmarkTransitionAllSignals(b *testing.B) {
+	ctx := b.Context()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
 	defer tp.Shutdown(ctx)
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))

@@ -35,9 +35,9 @@ func TestStateGaugeCallbackDoesNotAllocate(t *testing.T) {
 	}
 	defer tr.Close()
 	for i, s := range []State{JoiningState(2), ReadyState(3), FailedState("x")} {
-		_ = tr.Set(context.Background(), s)
+		_ = tr.Set(t.Context(), s)
 		o := &countingObserver{}
-		allocs := testing.AllocsPerRun(1000, func() { _ = tr.otel.metrics.observe(context.Background(), o) })
+		allocs := testing.AllocsPerRun(1000, func() { _ = tr.otel.metrics.observe(t.Context(), o) })
 		if allocs != 0 {
 			t.Fatalf("in %v the callback allocates %v times", s, allocs)
 		}
@@ -48,5 +48,16 @@ func TestStateGaugeCallbackDoesNotAllocate(t *testing.T) {
 		if o.n != want*1001 {
 			t.Fatalf("in %v: %d observations per call, want %d", s, o.n/1001, want)
 		}
+	}
+}
+
+// Close recognizes the SDK's "reader is shut down" error by its text: the
+// package may not import the SDK to name the value.
+func TestCloseFlushRecognizesAShutDownSDKReader(t *testing.T) {
+	if !readerShutdown(sdkmetric.ErrReaderShutdown) {
+		t.Fatalf("%q is not recognized as the SDK's ErrReaderShutdown", sdkmetric.ErrReaderShutdown)
+	}
+	if readerShutdown(context.DeadlineExceeded) {
+		t.Fatal("a deadline is taken for a shut-down reader")
 	}
 }

@@ -28,13 +28,13 @@ func metricsTracker(t testing.TB, opts ...otellifecycle.Option) (*otellifecycle.
 func collect(t testing.TB, r *sdkmetric.ManualReader) map[string]metricdata.Metrics {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
-	if err := r.Collect(context.Background(), &rm); err != nil {
+	if err := r.Collect(t.Context(), &rm); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]metricdata.Metrics{}
 	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != otellifecycle.ScopeName || sm.Scope.Version != otellifecycle.Version() {
-			t.Fatalf("scope %+v, want %s %s", sm.Scope, otellifecycle.ScopeName, otellifecycle.Version())
+		if sm.Scope.Name != otellifecycle.ScopeName || sm.Scope.Version != otellifecycle.Version {
+			t.Fatalf("scope %+v, want %s %s", sm.Scope, otellifecycle.ScopeName, otellifecycle.Version)
 		}
 		for _, m := range sm.Metrics {
 			out[m.Name] = m
@@ -58,6 +58,7 @@ func oneHot(key, current string, base ...attribute.KeyValue) metricdata.Gauge[in
 }
 
 func TestStateGaugeIsOneHotOverEveryLabel(t *testing.T) {
+	ctx := t.Context()
 	node := attribute.String("node.id", "n1")
 	tr, reader := metricsTracker(t, otellifecycle.WithAttributes(node))
 	want := metricdata.Metrics{
@@ -77,6 +78,7 @@ func TestStateGaugeIsOneHotOverEveryLabel(t *testing.T) {
 }
 
 func TestRenamedStateGaugeAndKey(t *testing.T) {
+	ctx := t.Context()
 	tr, reader := metricsTracker(t, otellifecycle.WithMetricName("nodedb.cluster.state"), otellifecycle.WithStateAttributeKey("phase"))
 	tr.ToReady(ctx, 2)
 	got, ok := collect(t, reader)["nodedb.cluster.state"]
@@ -87,6 +89,7 @@ func TestRenamedStateGaugeAndKey(t *testing.T) {
 }
 
 func TestTransitionCounterDurationsAndPayloadGauges(t *testing.T) {
+	ctx := t.Context()
 	node := attribute.String("node.id", "n1")
 	tr, reader := metricsTracker(t, otellifecycle.WithAttributes(node), otellifecycle.WithClock(stepClock(2*time.Second)))
 	tr.ToJoining(ctx, 0) // starting 2s
@@ -143,6 +146,7 @@ func TestTransitionCounterDurationsAndPayloadGauges(t *testing.T) {
 }
 
 func TestClosedTrackersSeriesAreGoneAtTheNextCollection(t *testing.T) {
+	ctx := t.Context()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(ctx)
@@ -172,6 +176,7 @@ func TestClosedTrackersSeriesAreGoneAtTheNextCollection(t *testing.T) {
 // No collection may ever see a torn state, however transitions and
 // collections interleave.
 func TestNoCollectionSeesATornState(t *testing.T) {
+	ctx := t.Context()
 	const goroutines, total = 8, 100_000
 	tr, reader := metricsTracker(t)
 	var made atomic.Int64
@@ -253,6 +258,7 @@ func entryPoints(t testing.TB, got map[string]metricdata.Metrics) map[string]int
 // tracker's creation; the initial Starting is not an entry (no transition
 // led to it), so the entries always add up to the transitions.
 func TestEveryPhaseEntrySeriesExistsAtZeroFromCreation(t *testing.T) {
+	ctx := t.Context()
 	node := attribute.String("node.id", "n1")
 	tr, reader := metricsTracker(t, otellifecycle.WithAttributes(node))
 	want := metricdata.Metrics{
@@ -291,6 +297,7 @@ func TestEveryPhaseEntrySeriesExistsAtZeroFromCreation(t *testing.T) {
 
 // Closing a tracker removes its entry series with the rest.
 func TestPhaseEntriesLeaveWithTheTracker(t *testing.T) {
+	ctx := t.Context()
 	tr, reader := metricsTracker(t)
 	tr.ToFailed(ctx, "x")
 	if got := entryPoints(t, collect(t, reader)); got["failed"] != 1 {

@@ -25,8 +25,8 @@ const (
 	maxSinkQueue = 1 << 20
 )
 
-// config is what the options build. Its zero value is not meaningful; see
-// newConfig.
+// config is what the options build, for a Tracker or a Group. Its zero
+// value is not meaningful; see defaultConfig.
 type config struct {
 	meterProvider   metric.MeterProvider
 	tracerProvider  trace.TracerProvider
@@ -45,27 +45,53 @@ type config struct {
 	redact          bool
 	group           *Group
 	noTrackerSeries bool
-	names           []string // the options given, by name
 	errs            []error
 }
 
-// Option configures a Tracker. Options are applied in order; for options
-// that set one value, the last wins.
+// Option configures a Tracker (see New). Options are applied in order; for
+// options that set one value, the last wins. The interface is sealed: only
+// this package's With* functions make Options.
+//
+// Which constructor an option fits is part of its type, so giving one to
+// the wrong constructor does not compile. Options that shape a Group's
+// metrics as well (WithMeterProvider, WithMetricName,
+// WithStateAttributeKey, WithAttributes) are both an Option and a
+// GroupOption; WithoutTrackerSeries is a GroupOption only:
+//
+//	otellifecycle.New(otellifecycle.WithoutTrackerSeries())    // does not compile
+//	otellifecycle.NewGroup(otellifecycle.WithSinks(sink))       // does not compile
+//	otellifecycle.NewGroup(otellifecycle.WithMetricName("x.y")) // compiles: fits both
 type Option interface {
 	apply(config) config
 }
 
+// GroupOption configures a Group (see NewGroup). Like Option it is sealed
+// and applied in order, the last of the options that set one value winning.
+type GroupOption interface {
+	applyGroup(config) config
+}
+
+// optionFunc is an option of New only.
 type optionFunc func(config) config
 
 func (f optionFunc) apply(c config) config { return f(c) }
 
-// option names an option, so New and NewGroup can tell whose it is.
-func option(name string, f func(config) config) Option {
-	return optionFunc(func(c config) config {
-		c.names = append(c.names, name)
-		return f(c)
-	})
-}
+// groupOptionFunc is an option of NewGroup only.
+type groupOptionFunc func(config) config
+
+func (f groupOptionFunc) applyGroup(c config) config { return f(c) }
+
+// sharedOption is an option that fits both New and NewGroup: it is an
+// Option and a GroupOption.
+type sharedOption func(config) config
+
+func (f sharedOption) apply(c config) config      { return f(c) }
+func (f sharedOption) applyGroup(c config) config { return f(c) }
+
+var (
+	_ Option      = sharedOption(nil)
+	_ GroupOption = sharedOption(nil)
+)
 
 func (c config) fail(format string, args ...any) config {
 	c.errs = append(c.errs, fmt.Errorf("otellifecycle: "+format, args...))
@@ -74,8 +100,13 @@ func (c config) fail(format string, args ...any) config {
 
 // WithMeterProvider sets where metrics go. Nil is ignored; the default is
 // otel.GetMeterProvider().
-func WithMeterProvider(p metric.MeterProvider) Option {
-	return option("WithMeterProvider", func(c config) config {
+//
+// It fits both New and NewGroup. In New it is the provider of the
+// tracker's own meter; in NewGroup, of the Group's one meter, which
+// reports every member. A tracker made WithGroup reports through its
+// Group's meter, so there its own WithMeterProvider has no effect.
+func WithMeterProvider(p metric.MeterProvider) sharedOption {
+	return sharedOption(func(c config) config {
 		if p != nil {
 			c.meterProvider = p
 		}
@@ -86,7 +117,7 @@ func WithMeterProvider(p metric.MeterProvider) Option {
 // WithTracerProvider sets where spans and span events go. Nil is ignored;
 // the default is otel.GetTracerProvider().
 func WithTracerProvider(p trace.TracerProvider) Option {
-	return option("WithTracerProvider", func(c config) config {
+	return optionFunc(func(c config) config {
 		if p != nil {
 			c.tracerProvider = p
 		}
@@ -98,7 +129,7 @@ func WithTracerProvider(p trace.TracerProvider) Option {
 // ignored; the default is otel.GetLoggerProvider(), a no-op until one is
 // set.
 func WithLoggerProvider(p otellog.LoggerProvider) Option {
-	return option("WithLoggerProvider", func(c config) config {
+	return optionFunc(func(c config) config {
 		if p != nil {
 			c.loggerProvider = p
 		}
@@ -109,7 +140,7 @@ func WithLoggerProvider(p otellog.LoggerProvider) Option {
 // WithLogger sets the slog.Logger that gets one INFO record per transition.
 // Nil is ignored; the default is slog.Default() at the time of New.
 func WithLogger(l *slog.Logger) Option {
-	return option("WithLogger", func(c config) config {
+	return optionFunc(func(c config) config {
 		if l != nil {
 			c.logger = l
 		}
@@ -120,7 +151,7 @@ func WithLogger(l *slog.Logger) Option {
 // WithSinks adds sinks that get every transition, each from its own
 // goroutine and bounded queue (see Sink). Nil sinks are an error.
 func WithSinks(sinks ...Sink) Option {
-	return option("WithSinks", func(c config) config {
+	return optionFunc(func(c config) config {
 		for i, s := range sinks {
 			if s == nil {
 				return c.fail("WithSinks: sink %d is nil", i)
@@ -134,7 +165,7 @@ func WithSinks(sinks ...Sink) Option {
 // WithHistory sets how many transitions History and the status endpoint
 // keep, newest last. 0 keeps none. Default 32.
 func WithHistory(n int) Option {
-	return option("WithHistory", func(c config) config {
+	return optionFunc(func(c config) config {
 		if n < 0 || n > maxHistory {
 			return c.fail("WithHistory: n must be between 0 and %d, got %d", maxHistory, n)
 		}
@@ -146,7 +177,7 @@ func WithHistory(n int) Option {
 // WithSinkQueue sets how many transitions each sink's queue holds before
 // the oldest is dropped (and counted in Stats). Default 1024.
 func WithSinkQueue(n int) Option {
-	return option("WithSinkQueue", func(c config) config {
+	return optionFunc(func(c config) config {
 		if n < 1 || n > maxSinkQueue {
 			return c.fail("WithSinkQueue: n must be between 1 and %d, got %d", maxSinkQueue, n)
 		}
@@ -158,7 +189,7 @@ func WithSinkQueue(n int) Option {
 // WithCloseTimeout bounds how long Close waits for sinks to drain their
 // queues. Default 5s.
 func WithCloseTimeout(d time.Duration) Option {
-	return option("WithCloseTimeout", func(c config) config {
+	return optionFunc(func(c config) config {
 		if d <= 0 {
 			return c.fail("WithCloseTimeout: must be > 0, got %v", d)
 		}
@@ -167,12 +198,18 @@ func WithCloseTimeout(d time.Duration) Option {
 	})
 }
 
-// WithAttributes adds attributes that identify this tracker (a node id, a
-// shard id) to every metric point, every span, every OpenTelemetry log
-// record and the status endpoint's "attributes". Keys must be valid and
-// must not collide with the state attribute key.
-func WithAttributes(attrs ...attribute.KeyValue) Option {
-	return option("WithAttributes", func(c config) config {
+// WithAttributes adds attributes that identify what is tracked (a node id,
+// a shard id). Keys must be valid and must not collide with the state
+// attribute key (see WithStateAttributeKey).
+//
+// It fits both New and NewGroup. In New they identify the tracker: they
+// are on every metric point, every span, every OpenTelemetry log record
+// and the status endpoint's "attributes". In NewGroup they identify the
+// group (a node id): they are on every metric point the Group reports,
+// its aggregates' and every member's. A member's own WithAttributes (a
+// shard id) are added to its series after the Group's.
+func WithAttributes(attrs ...attribute.KeyValue) sharedOption {
+	return sharedOption(func(c config) config {
 		for _, kv := range attrs {
 			if !kv.Valid() {
 				return c.fail("WithAttributes: invalid attribute %q", kv.Key)
@@ -189,8 +226,13 @@ var instrumentName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_./-]{0,254}$`)
 // WithMetricName renames the one-hot state gauge (default
 // "cluster.lifecycle.state"). With "nodedb.cluster.state" the Prometheus
 // exposition has the origin's nodedb_cluster_state{state="…"} series.
-func WithMetricName(name string) Option {
-	return option("WithMetricName", func(c config) config {
+//
+// It fits both New and NewGroup. In New it names the tracker's own gauge;
+// in NewGroup, the gauge every member of the Group reports on. A tracker
+// made WithGroup reports on its Group's gauge, so there its own
+// WithMetricName has no effect.
+func WithMetricName(name string) sharedOption {
+	return sharedOption(func(c config) config {
 		if !instrumentName.MatchString(name) {
 			return c.fail("WithMetricName: %q is not a valid instrument name (want %s)", name, instrumentName)
 		}
@@ -201,8 +243,14 @@ func WithMetricName(name string) Option {
 
 // WithStateAttributeKey renames the state gauge's attribute (default
 // "state").
-func WithStateAttributeKey(key string) Option {
-	return option("WithStateAttributeKey", func(c config) config {
+//
+// It fits both New and NewGroup. In New it is the key of the tracker's own
+// gauge; in NewGroup, of the gauge every member reports on and of the
+// Group's cluster.lifecycle.count. A tracker made WithGroup reports with
+// its Group's key (its WithAttributes must not collide with that one), so
+// there its own WithStateAttributeKey has no effect.
+func WithStateAttributeKey(key string) sharedOption {
+	return sharedOption(func(c config) config {
 		if !attribute.Key(key).Defined() {
 			return c.fail("WithStateAttributeKey: key must not be empty")
 		}
@@ -213,7 +261,7 @@ func WithStateAttributeKey(key string) Option {
 
 // WithClock sets the clock used to time transitions. Nil is ignored.
 func WithClock(now func() time.Time) Option {
-	return option("WithClock", func(c config) config {
+	return optionFunc(func(c config) config {
 		if now != nil {
 			c.now = now
 		}
@@ -229,7 +277,7 @@ func WithClock(now func() time.Time) Option {
 // policy and return nil. The default allows any → any, as operators need
 // (a force-bootstrap after Failed is legal).
 func WithTransitionPolicy(policy func(from, to State) error) Option {
-	return option("WithTransitionPolicy", func(c config) config {
+	return optionFunc(func(c config) config {
 		c.policy = policy
 		return c
 	})
@@ -239,7 +287,7 @@ func WithTransitionPolicy(policy func(from, to State) error) Option {
 // phase but Failed, so a supervisor restarts a node whose lifecycle failed.
 // Nil is ignored.
 func WithLiveness(live func(State) bool) Option {
-	return option("WithLiveness", func(c config) config {
+	return optionFunc(func(c config) config {
 		if live != nil {
 			c.live = live
 		}
@@ -267,14 +315,15 @@ const Redacted = "<redacted>"
 // Redacted. Reasons may hold hostnames, addresses or secrets; logs, spans,
 // log events and sinks still get them in full.
 func WithRedactedStatus() Option {
-	return option("WithRedactedStatus", func(c config) config {
+	return optionFunc(func(c config) config {
 		c.redact = true
 		return c
 	})
 }
 
-func newConfig(opts []Option) config {
-	c := config{
+// defaultConfig is the configuration before any option.
+func defaultConfig() config {
+	return config{
 		history:      DefaultHistory,
 		sinkQueue:    DefaultSinkQueue,
 		closeTimeout: DefaultCloseTimeout,
@@ -283,9 +332,25 @@ func newConfig(opts []Option) config {
 		now:          time.Now,
 		live:         func(s State) bool { return s.Phase != Failed },
 	}
+}
+
+// trackerConfig applies New's options, in order, to the defaults.
+func trackerConfig(opts []Option) config {
+	c := defaultConfig()
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
+		}
+	}
+	return c
+}
+
+// groupConfig applies NewGroup's options, in order, to the defaults.
+func groupConfig(opts []GroupOption) config {
+	c := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			c = o.applyGroup(c)
 		}
 	}
 	return c

@@ -72,6 +72,7 @@ func states(t *testing.T, mfs map[string]*dto.MetricFamily, name, key string) ma
 }
 
 func TestPrometheusExpositionIsOneHot(t *testing.T) {
+	ctx := t.Context()
 	tr, get := scrape(t, otellifecycle.WithAttributes(attribute.String("node_id", "n1")))
 	tr.ToJoining(ctx, 1)
 	tr.ToReady(ctx, 3)
@@ -112,6 +113,7 @@ func TestPrometheusExpositionIsOneHot(t *testing.T) {
 // The entry counter reaches Prometheus as a counter with every phase at 0
 // before the first transition, so the first failure is an increase().
 func TestPrometheusPhaseEntriesStartAtZero(t *testing.T) {
+	ctx := t.Context()
 	tr, get := scrape(t)
 	counts := func() map[string]float64 {
 		mf, ok := get()["cluster_lifecycle_phase_entries_total"]
@@ -147,6 +149,7 @@ func TestPrometheusPhaseEntriesStartAtZero(t *testing.T) {
 // With the origin's metric name, dashboards built on nodedb_cluster_state
 // keep working.
 func TestPrometheusOriginMetricName(t *testing.T) {
+	ctx := t.Context()
 	tr, get := scrape(t, otellifecycle.WithMetricName("nodedb.cluster.state"))
 	tr.ToBootstrapping(ctx)
 	got := states(t, get(), "nodedb_cluster_state", "state")
@@ -158,6 +161,7 @@ func TestPrometheusOriginMetricName(t *testing.T) {
 // A reason is never a label: whatever it holds, the exposition parses and
 // carries no series that mentions it.
 func TestPrometheusExpositionSurvivesHostileReasons(t *testing.T) {
+	ctx := t.Context()
 	tr, get := scrape(t)
 	tr.ToFailed(ctx, "}\n# EOF\nevil{a=\"1\"} 1\n\xff")
 	mfs := get()

@@ -39,7 +39,7 @@ func newSignals(cfg *config, m *statemachine.Machine[State, Transition]) (*signa
 	}
 	if !isNoop(lp) {
 		s.logs = &logs{
-			logger: lp.Logger(ScopeName, otellog.WithInstrumentationVersion(Version())),
+			logger: lp.Logger(ScopeName, otellog.WithInstrumentationVersion(Version)),
 			attrs:  cfg.attrs,
 		}
 	}

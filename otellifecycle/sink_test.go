@@ -9,10 +9,12 @@ import (
 
 	"go.opentelemetry.io/otel/baggage"
 
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
 func TestSinksGetEveryTransitionInSeqOrder(t *testing.T) {
+	ctx := t.Context()
 	const n = 5000
 	rec := &recorder{}
 	tr := newTracker(t, otellifecycle.WithSinks(rec), otellifecycle.WithSinkQueue(n))
@@ -23,10 +25,13 @@ func TestSinksGetEveryTransitionInSeqOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := rec.transitions()
-	if len(got) != n {
-		t.Fatalf("sink got %d transitions, want %d (stats %+v)", len(got), n, tr.Stats())
+	if len(got) != n+1 {
+		t.Fatalf("sink got %d transitions, want the initial state and %d (stats %+v)", len(got), n, tr.Stats())
 	}
-	for i, x := range got {
+	if start := otellifecycle.StartingState(); got[0].Seq != 0 || got[0].From != start || got[0].To != start || got[0].Detail != "starting" {
+		t.Fatalf("the sink's first notification is %+v, want the initial state as Seq 0", got[0])
+	}
+	for i, x := range got[1:] {
 		if x.Seq != uint64(i+1) || x.To != otellifecycle.JoiningState(uint32(i)) {
 			t.Fatalf("sink transition %d = Seq %d %v", i, x.Seq, x.To)
 		}
@@ -36,6 +41,7 @@ func TestSinksGetEveryTransitionInSeqOrder(t *testing.T) {
 // A subscriber that never reads and a sink that never returns cannot hold
 // up the service: 100,000 transitions go through.
 func TestStuckSinkAndDeafSubscriberDoNotStopTransitions(t *testing.T) {
+	ctx := t.Context()
 	const n = 100_000
 	release := make(chan struct{})
 	defer close(release)
@@ -94,7 +100,8 @@ func TestStuckSinkAndDeafSubscriberDoNotStopTransitions(t *testing.T) {
 }
 
 func TestPanickingOrFailingSinkDoesNotStopTheOthers(t *testing.T) {
-	errs := captureOTelErrors(t)
+	ctx := t.Context()
+	errs := testsupport.CaptureOTelErrors(t)
 	panicky := otellifecycle.SinkFunc(func(context.Context, otellifecycle.Transition) error { panic("sink bug") })
 	failing := otellifecycle.SinkFunc(func(context.Context, otellifecycle.Transition) error { return errors.New("disk full") })
 	rec := &recorder{}
@@ -107,14 +114,15 @@ func TestPanickingOrFailingSinkDoesNotStopTheOthers(t *testing.T) {
 	if err := tr.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := rec.transitions(); len(got) != n+1 || got[n].To != otellifecycle.ReadyState(3) {
-		t.Fatalf("healthy sink got %d transitions", len(got))
+	// Each sink gets the initial state and n+1 transitions.
+	if got := rec.transitions(); len(got) != n+2 || got[n+1].To != otellifecycle.ReadyState(3) {
+		t.Fatalf("healthy sink got %d notifications", len(got))
 	}
-	if st := tr.Stats(); st.SinkFailures != 2*(n+1) || st.SinkDropped != 0 {
+	if st := tr.Stats(); st.SinkFailures != 2*(n+2) || st.SinkDropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	var panics, failures int
-	for _, err := range errs.all() {
+	for _, err := range errs.All() {
 		switch {
 		case strings.Contains(err.Error(), "panicked on transition") && strings.Contains(err.Error(), "sink bug"):
 			panics++
@@ -122,15 +130,18 @@ func TestPanickingOrFailingSinkDoesNotStopTheOthers(t *testing.T) {
 			failures++
 		}
 	}
-	if panics != n+1 || failures != n+1 {
-		t.Fatalf("otel.Handle got %d panics and %d failures, want %d each", panics, failures, n+1)
+	if panics != n+2 || failures != n+2 {
+		t.Fatalf("otel.Handle got %d panics and %d failures, want %d each", panics, failures, n+2)
 	}
 }
 
 func TestSinkContextKeepsValuesButNotCancellation(t *testing.T) {
+	ctx := t.Context()
 	got := make(chan context.Context, 1)
-	tr := newTracker(t, otellifecycle.WithSinks(otellifecycle.SinkFunc(func(ctx context.Context, _ otellifecycle.Transition) error {
-		got <- ctx
+	tr := newTracker(t, otellifecycle.WithSinks(otellifecycle.SinkFunc(func(ctx context.Context, tr otellifecycle.Transition) error {
+		if tr.Seq > 0 { // not the initial state, which no caller's context carries
+			got <- ctx
+		}
 		return nil
 	})))
 	m, _ := baggage.NewMember("shard", "7")

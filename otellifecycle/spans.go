@@ -67,7 +67,7 @@ type spans struct {
 
 func newSpans(cfg *config, initial State, since time.Time) *spans {
 	s := &spans{
-		tracer: cfg.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version())),
+		tracer: cfg.tracerProvider.Tracer(ScopeName, trace.WithInstrumentationVersion(Version)),
 		attrs:  cfg.attrs,
 		episodeOpts: []trace.SpanStartOption{
 			trace.WithNewRoot(),

@@ -1,6 +1,7 @@
 package otellifecycle_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func traceTracker(t *testing.T, opts ...otellifecycle.Option) (*otellifecycle.Tr
 	t.Helper()
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	t.Cleanup(func() { _ = tp.Shutdown(ctx) })
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	return newTracker(t, append([]otellifecycle.Option{otellifecycle.WithTracerProvider(tp)}, opts...)...), rec, tp
 }
 
@@ -39,6 +40,7 @@ func attrMap(kvs []attribute.KeyValue) map[attribute.Key]attribute.Value {
 }
 
 func TestPhaseSpansDrawAWaterfallUnderTheEpisode(t *testing.T) {
+	ctx := t.Context()
 	node := attribute.String("node.id", "n1")
 	tr, rec, _ := traceTracker(t, otellifecycle.WithAttributes(node), otellifecycle.WithClock(stepClock(time.Second)))
 	tr.ToJoining(ctx, 0)
@@ -114,6 +116,7 @@ func TestPhaseSpansDrawAWaterfallUnderTheEpisode(t *testing.T) {
 }
 
 func TestFailedEndsTheEpisodeWithErrorAndTheNextLinksToIt(t *testing.T) {
+	ctx := t.Context()
 	tr, rec, _ := traceTracker(t)
 	tr.ToJoining(ctx, 0)
 	tr.ToFailed(ctx, "seeds unreachable")
@@ -159,6 +162,7 @@ func TestFailedEndsTheEpisodeWithErrorAndTheNextLinksToIt(t *testing.T) {
 // A transition made while no episode is open (a failure while serving)
 // still lands on a span: an episode of its own, ended at once.
 func TestATransitionOutsideAnEpisodeGetsItsOwn(t *testing.T) {
+	ctx := t.Context()
 	tr, rec, _ := traceTracker(t)
 	tr.ToReady(ctx, 3)
 	tr.ToFailed(ctx, "lost quorum")
@@ -171,6 +175,7 @@ func TestATransitionOutsideAnEpisodeGetsItsOwn(t *testing.T) {
 }
 
 func TestTheEventAlsoLandsOnTheCallersSpan(t *testing.T) {
+	ctx := t.Context()
 	tr, rec, tp := traceTracker(t)
 	callerCtx, caller := tp.Tracer("service").Start(ctx, "join cluster")
 	tr.ToJoining(callerCtx, 0)
@@ -191,6 +196,7 @@ func TestTheEventAlsoLandsOnTheCallersSpan(t *testing.T) {
 }
 
 func TestCloseEndsOpenSpans(t *testing.T) {
+	ctx := t.Context()
 	tr, rec, _ := traceTracker(t)
 	tr.ToJoining(ctx, 0)
 	if n := len(rec.Ended()); n != 1 {
@@ -210,6 +216,7 @@ func TestCloseEndsOpenSpans(t *testing.T) {
 }
 
 func TestContextWithPhaseParentsWorkUnderThePhase(t *testing.T) {
+	ctx := t.Context()
 	tr, rec, tp := traceTracker(t)
 	tr.ToJoining(ctx, 0)
 	_, work := tp.Tracer("service").Start(tr.ContextWithPhase(ctx), "POST /join")
@@ -234,6 +241,7 @@ func TestContextWithPhaseParentsWorkUnderThePhase(t *testing.T) {
 }
 
 func TestUnsampledEpisodesStartNoPhaseSpans(t *testing.T) {
+	ctx := t.Context()
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(sdktrace.NeverSample()))
 	defer tp.Shutdown(ctx)

@@ -12,7 +12,7 @@ import (
 type Phase string
 
 // The phases, in the stable order of [Phases]. The first six are the
-// origin tracker's, in its order.
+// origin's, in its order.
 const (
 	// Starting: the process is up and has not yet decided how to join a
 	// cluster. Every Tracker starts here.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,9 +19,9 @@ import (
 // logger.
 const ScopeName = "github.com/lifecyclekit/lifecycle/otellifecycle"
 
-// Version is the version of this module reported on the instrumentation
-// scope.
-func Version() string { return "0.1.0" }
+// Version is the version of this module, reported with ScopeName on the
+// instrumentation scope of the meter, tracer and logger.
+const Version = "0.1.0"
 
 // ErrClosed is returned by Set, Wait and WaitReady once the Tracker is
 // closed.
@@ -43,6 +42,7 @@ type Tracker struct {
 	sinks  []*sinkQueue
 	otel   *signals
 	attrsJ map[string]any // WithAttributes for the status endpoint
+	attrsL []slog.Attr    // WithAttributes for slog records
 
 	sinksLife   context.Context // cancelled when Close gives up on sinks
 	cancelSinks context.CancelFunc
@@ -57,19 +57,11 @@ type Tracker struct {
 // options (the error names the option) or when an instrument cannot be
 // registered.
 func New(opts ...Option) (*Tracker, error) {
-	cfg := newConfig(opts)
+	cfg := trackerConfig(opts)
 	if g := cfg.group; g != nil {
-		for _, name := range cfg.names {
-			if name != "WithAttributes" && slices.Contains(groupOptions, name) {
-				cfg = cfg.fail("WithGroup: %s belongs to the group (give it to NewGroup)", name)
-			}
-		}
-		cfg = cfg.checkStateKey(g.ins.stateKey)
+		cfg = cfg.checkStateKey(g.ins.stateKey) // the Group's gauge is the one reported on
 	} else {
 		cfg = cfg.checkStateKey(cfg.stateKey)
-		if cfg.noTrackerSeries {
-			cfg = cfg.fail("WithoutTrackerSeries: a group option (give it to NewGroup)")
-		}
 	}
 	if len(cfg.errs) > 0 {
 		return nil, errors.Join(cfg.errs...)
@@ -95,7 +87,8 @@ func New(opts ...Option) (*Tracker, error) {
 	if len(cfg.attrs) > 0 {
 		t.attrsJ = make(map[string]any, len(cfg.attrs))
 		for _, kv := range cfg.attrs {
-			t.attrsJ[string(kv.Key)] = kv.Value.AsInterface()
+			t.attrsJ[string(kv.Key)] = jsonValue(kv.Value)
+			t.attrsL = append(t.attrsL, slog.Any(string(kv.Key), kv.Value.AsInterface()))
 		}
 	}
 	sig, err := newSignals(&t.cfg, t.m)
@@ -111,6 +104,13 @@ func New(opts ...Option) (*Tracker, error) {
 			t.sinks = append(t.sinks, q)
 			go q.run(t.sinksLife, t.stopSinks)
 		}
+	}
+	// Every destination learns the initial state now, as Seq 0.
+	first := t.m.Load()
+	initial := Transition{From: first.State, To: first.State, Detail: first.State.Detail(), At: first.Since}
+	t.logTransition(context.Background(), &initial)
+	for _, q := range t.sinks {
+		q.push(context.Background(), initial)
 	}
 	return t, nil
 }
@@ -187,8 +187,8 @@ func (t *Tracker) Set(ctx context.Context, s State) error {
 		from := t.Current()
 		t.rejected.Add(1)
 		err = fmt.Errorf("otellifecycle: transition %s → %s rejected: %w", from.Label(), s.Label(), err)
-		t.log.LogAttrs(ctx, slog.LevelWarn, "cluster lifecycle transition rejected",
-			slog.String("prev", from.Label()), slog.String("new", s.Label()), slog.String("error", err.Error()))
+		t.log.LogAttrs(ctx, slog.LevelWarn, "cluster lifecycle transition rejected", append([]slog.Attr{
+			slog.String("prev", from.Label()), slog.String("new", s.Label()), slog.String("error", err.Error())}, t.attrsL...)...)
 		otel.Handle(err)
 		return err
 	}
@@ -198,17 +198,27 @@ func (t *Tracker) Set(ctx context.Context, s State) error {
 // section, so every destination gets transitions in Seq order.
 func (t *Tracker) emit(ctx context.Context, tr *Transition) {
 	t.past.add(tr)
-	if t.log.Enabled(ctx, slog.LevelInfo) {
-		t.log.LogAttrs(ctx, slog.LevelInfo, "cluster lifecycle transition",
-			slog.String("prev", tr.From.Label()),
-			slog.String("new", tr.To.Label()),
-			slog.String("detail", tr.Detail),
-			slog.Uint64("seq", tr.Seq))
-	}
+	t.logTransition(ctx, tr)
 	t.otel.transition(ctx, tr)
 	for _, q := range t.sinks {
 		q.push(ctx, *tr)
 	}
+}
+
+// logTransition writes the INFO record of tr: the origin's prev, new,
+// detail and seq, then WithAttributes (as spans and OpenTelemetry log
+// records carry them).
+func (t *Tracker) logTransition(ctx context.Context, tr *Transition) {
+	if !t.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := append([]slog.Attr{
+		slog.String("prev", tr.From.Label()),
+		slog.String("new", tr.To.Label()),
+		slog.String("detail", tr.Detail),
+		slog.Uint64("seq", tr.Seq),
+	}, t.attrsL...)
+	t.log.LogAttrs(ctx, slog.LevelInfo, "cluster lifecycle transition", attrs...)
 }
 
 // History returns up to WithHistory recent transitions, oldest first, in a
@@ -274,19 +284,32 @@ func (t *Tracker) Stats() Stats {
 	return s
 }
 
-// Close ends the tracker: further transitions are refused (ErrClosed),
-// waiters return ErrClosed, subscription channels close, metric callbacks
-// are unregistered (its series are gone at the next collection) and open
-// spans end. It then waits up to WithCloseTimeout for every sink to
-// deliver what is queued; past that it cancels the sinks' context, counts
-// what was not delivered in Stats().SinkDropped and returns an error.
-// Close is idempotent: later calls return the first call's result.
+// Close ends the tracker. A standalone tracker first makes its
+// MeterProvider export (ForceFlush, when the provider has it), so the last
+// export carries the final state; then further transitions are refused
+// (ErrClosed), waiters return ErrClosed, subscription channels close,
+// metric callbacks are unregistered (its series are gone at the next
+// collection) and open spans end. Sinks deliver what is queued. All of it
+// takes WithCloseTimeout at most: past that, Close cancels the sinks'
+// context, counts what was not delivered in Stats().SinkDropped and
+// returns an error. Close is idempotent: later calls return the first
+// call's result.
 //
-// At shutdown, move to Stopping (which ends the last episode span), shut
-// the telemetry providers down (their last collection then sees Stopping),
-// and Close the tracker last.
+// At shutdown, move to Stopping (which ends the last episode span), then
+// close the tracker and shut the providers down in either order: the
+// natural
+//
+//	defer providers.Shutdown(ctx)
+//	defer tracker.Close()
+//
+// runs Close first, whose flush exports the Stopping state; with the
+// providers shut down first, their own last collection does.
 func (t *Tracker) Close() error {
 	t.closeOnce.Do(func() {
+		deadline := time.Now().Add(t.cfg.closeTimeout)
+		if t.cfg.group == nil {
+			flushMetrics(t.cfg.meterProvider, deadline)
+		}
 		var errs []error
 		t.m.Close(func(last statemachine.Snapshot[State]) {
 			if err := t.otel.close(last.State); err != nil {
@@ -294,7 +317,7 @@ func (t *Tracker) Close() error {
 			}
 		})
 		if len(t.sinks) > 0 {
-			if err := t.drainSinks(); err != nil {
+			if err := t.drainSinks(deadline); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -303,12 +326,11 @@ func (t *Tracker) Close() error {
 	return t.closeErr
 }
 
-// drainSinks lets every sink deliver what is queued, until the close
-// timeout; then it cancels the sinks' context and names the ones that
-// had not finished.
-func (t *Tracker) drainSinks() error {
+// drainSinks lets every sink deliver what is queued, until deadline; then
+// it cancels the sinks' context and names the ones that had not finished.
+func (t *Tracker) drainSinks(deadline time.Time) error {
 	close(t.stopSinks)
-	timer := time.NewTimer(t.cfg.closeTimeout)
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	var stuck []string
 	expired := false

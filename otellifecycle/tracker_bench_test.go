@@ -32,6 +32,7 @@ var (
 )
 
 func BenchmarkCurrent(b *testing.B) {
+	ctx := b.Context()
 	tr := newTracker(b)
 	tr.ToReady(ctx, 3)
 	origin := &originTracker{state: otellifecycle.ReadyState(3)}
@@ -74,6 +75,7 @@ func BenchmarkCurrent(b *testing.B) {
 }
 
 func BenchmarkIsReady(b *testing.B) {
+	ctx := b.Context()
 	tr := newTracker(b)
 	tr.ToReady(ctx, 3)
 	origin := &originTracker{state: otellifecycle.ReadyState(3)}
@@ -119,6 +121,7 @@ func BenchmarkIsReady(b *testing.B) {
 // no-op) global providers and a discarding logger: the cost the tracker
 // itself adds. Joining attempts carry a payload, so their Detail is built.
 func BenchmarkTransitionNoProviders(b *testing.B) {
+	ctx := b.Context()
 	tr := newTracker(b)
 	b.Run("payload=joining", func(b *testing.B) {
 		b.ReportAllocs()
@@ -151,6 +154,7 @@ var cycle = []otellifecycle.State{
 }
 
 func BenchmarkTransitionNoProvidersCycle(b *testing.B) {
+	ctx := b.Context()
 	tr := newTracker(b)
 	b.ReportAllocs()
 	i := 0

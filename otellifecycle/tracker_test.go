@@ -14,10 +14,9 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
-
-var ctx = context.Background()
 
 func TestNewTrackerStartsInStartingAtSeqZero(t *testing.T) {
 	tr := newTracker(t)
@@ -32,6 +31,7 @@ func TestNewTrackerStartsInStartingAtSeqZero(t *testing.T) {
 // Operators force-bootstrap after failures, so every phase may follow
 // every phase, including itself.
 func TestFailedIsNotTerminalByContract(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t)
 	tr.ToJoining(ctx, 5)
 	tr.ToFailed(ctx, "seeds unreachable")
@@ -49,6 +49,7 @@ func TestFailedIsNotTerminalByContract(t *testing.T) {
 }
 
 func TestEveryPhaseMayFollowEveryPhase(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t)
 	states := []otellifecycle.State{
 		otellifecycle.StartingState(), otellifecycle.RestartingState(), otellifecycle.BootstrappingState(),
@@ -71,6 +72,7 @@ func TestEveryPhaseMayFollowEveryPhase(t *testing.T) {
 }
 
 func TestSeqHasNoGapsAndEachFromIsThePreviousTo(t *testing.T) {
+	ctx := t.Context()
 	const goroutines, each = 8, 2000
 	tr := newTracker(t)
 	sub, cancel := tr.Subscribe(goroutines * each)
@@ -115,6 +117,7 @@ func TestSeqHasNoGapsAndEachFromIsThePreviousTo(t *testing.T) {
 }
 
 func TestHistoryIsBoundedOrderedAndTimed(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t, otellifecycle.WithHistory(3), otellifecycle.WithClock(stepClock(time.Second)))
 	for i := range 10 {
 		tr.ToJoining(ctx, uint32(i))
@@ -138,6 +141,7 @@ func TestHistoryIsBoundedOrderedAndTimed(t *testing.T) {
 }
 
 func TestWaitReadyReturnsOnReady(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t)
 	done := make(chan otellifecycle.State, 1)
 	go func() {
@@ -147,10 +151,8 @@ func TestWaitReadyReturnsOnReady(t *testing.T) {
 		}
 		done <- s
 	}()
-	waitFor(t, func() bool { return otellifecycle.Waiters(tr) == 1 })
 	tr.ToJoining(ctx, 0)
 	tr.ToReady(ctx, 3)
-	tr.ToDraining(ctx) // Ready lasted no time at all: WaitReady still saw it
 	select {
 	case s := <-done:
 		if s != otellifecycle.ReadyState(3) {
@@ -161,7 +163,38 @@ func TestWaitReadyReturnsOnReady(t *testing.T) {
 	}
 }
 
+func TestWaitSeesAStateThatLastedNoTimeAtAll(t *testing.T) {
+	ctx := t.Context()
+	tr := newTracker(t)
+	checked := make(chan struct{}) // closed once Wait has checked the current state
+	var once sync.Once
+	done := make(chan otellifecycle.State, 1)
+	go func() {
+		s, err := tr.Wait(ctx, func(s otellifecycle.State) bool {
+			once.Do(func() { close(checked) })
+			return s.IsReady()
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- s
+	}()
+	<-checked // from here on, Wait checks every new state as it is entered
+	tr.ToJoining(ctx, 0)
+	tr.ToReady(ctx, 3)
+	tr.ToDraining(ctx) // Ready lasted no time at all: Wait still saw it
+	select {
+	case s := <-done:
+		if s != otellifecycle.ReadyState(3) {
+			t.Fatalf("Wait = %v, want ready(3)", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return")
+	}
+}
+
 func TestWaitReadyReturnsTheContextErrorOnCancel(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t)
 	c, cancel := context.WithCancel(ctx)
 	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
@@ -172,6 +205,7 @@ func TestWaitReadyReturnsTheContextErrorOnCancel(t *testing.T) {
 }
 
 func TestWaitWithAPredicate(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t)
 	go func() {
 		for i := range 5 {
@@ -185,6 +219,7 @@ func TestWaitWithAPredicate(t *testing.T) {
 }
 
 func TestCloseTwiceIsFineAndEndsEverything(t *testing.T) {
+	ctx := t.Context()
 	tr, err := otellifecycle.New(otellifecycle.WithLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +251,8 @@ func TestCloseTwiceIsFineAndEndsEverything(t *testing.T) {
 }
 
 func TestPolicyRejectsAndReports(t *testing.T) {
-	errs := captureOTelErrors(t)
+	ctx := t.Context()
+	errs := testsupport.CaptureOTelErrors(t)
 	noReadyFromFailed := func(from, to otellifecycle.State) error {
 		if from.Phase == otellifecycle.Failed && to.Phase == otellifecycle.Ready {
 			return errors.New("must rejoin first")
@@ -235,7 +271,7 @@ func TestPolicyRejectsAndReports(t *testing.T) {
 	if tr.Current().Phase != otellifecycle.Failed || tr.Stats().Rejected != 2 || len(tr.History()) != 1 {
 		t.Fatalf("rejected transition changed things: %v %+v", tr.Current(), tr.Stats())
 	}
-	if n := len(errs.all()); n != 2 {
+	if n := len(errs.All()); n != 2 {
 		t.Fatalf("otel.Handle got %d errors, want 2", n)
 	}
 	if !strings.Contains(logs.String(), `"level":"WARN","msg":"cluster lifecycle transition rejected"`) {
@@ -244,6 +280,7 @@ func TestPolicyRejectsAndReports(t *testing.T) {
 }
 
 func TestSetRejectsInvalidStates(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t)
 	for _, s := range []otellifecycle.State{{Phase: "exploded"}, {Phase: otellifecycle.Draining, Nodes: 2}, {Phase: otellifecycle.Ready, Nodes: -1}} {
 		if err := tr.Set(ctx, s); err == nil {
@@ -293,20 +330,26 @@ func TestInvalidOptionsNameTheOption(t *testing.T) {
 	_ = tr
 }
 
+// One INFO record per transition, after one for the initial state (seq 0)
+// so the log says "starting" from the start; each carries WithAttributes,
+// as spans and OpenTelemetry log records do.
 func TestOneINFORecordPerTransition(t *testing.T) {
+	ctx := t.Context()
 	var buf bytes.Buffer
-	tr := newTracker(t, otellifecycle.WithLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{
-		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		},
-	}))))
+	tr := newTracker(t, otellifecycle.WithAttributes(attribute.String("node.id", "n1"), attribute.Int("shard", 7)),
+		otellifecycle.WithLogger(slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			},
+		}))))
 	tr.ToJoining(ctx, 1)
 	tr.ToFailed(ctx, "two\nlines \"quoted\"")
-	want := `{"level":"INFO","msg":"cluster lifecycle transition","prev":"starting","new":"joining","detail":"joining cluster (attempt 1)","seq":1}
-{"level":"INFO","msg":"cluster lifecycle transition","prev":"joining","new":"failed","detail":"failed: two lines \"quoted\"","seq":2}
+	want := `{"level":"INFO","msg":"cluster lifecycle transition","prev":"starting","new":"starting","detail":"starting","seq":0,"node.id":"n1","shard":7}
+{"level":"INFO","msg":"cluster lifecycle transition","prev":"starting","new":"joining","detail":"joining cluster (attempt 1)","seq":1,"node.id":"n1","shard":7}
+{"level":"INFO","msg":"cluster lifecycle transition","prev":"joining","new":"failed","detail":"failed: two lines \"quoted\"","seq":2,"node.id":"n1","shard":7}
 `
 	if buf.String() != want {
 		t.Fatalf("log =\n%s\nwant\n%s", buf.String(), want)
@@ -319,6 +362,7 @@ func TestOneINFORecordPerTransition(t *testing.T) {
 }
 
 func TestToReadyTakesANegativeCountAsZero(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t)
 	tr.ToReady(ctx, -4)
 	if got := tr.Current(); got != otellifecycle.ReadyState(0) {
@@ -329,6 +373,7 @@ func TestToReadyTakesANegativeCountAsZero(t *testing.T) {
 // The read path is one atomic load; a change that makes it allocate fails
 // here, not only in a benchmark.
 func TestReadPathDoesNotAllocate(t *testing.T) {
+	ctx := t.Context()
 	tr := newTracker(t)
 	tr.ToReady(ctx, 3)
 	var s otellifecycle.State

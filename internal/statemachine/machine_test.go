@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lifecyclekit/lifecycle/internal/statemachine"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 )
 
 type entry = statemachine.Change[int]
@@ -66,13 +67,13 @@ func TestWaitSeesAStateThatLastedNoTimeAtAll(t *testing.T) {
 	m := newMachine()
 	got := make(chan statemachine.Snapshot[int], 1)
 	go func() {
-		snap, err := m.Wait(context.Background(), func(s int) bool { return s == 2 })
+		snap, err := m.Wait(t.Context(), func(s int) bool { return s == 2 })
 		if err != nil {
 			t.Error(err)
 		}
 		got <- snap
 	}()
-	waitFor(t, func() bool { return statemachine.Waiters(m) == 1 })
+	testsupport.Eventually(t, "one waiter", 5*time.Second, func() bool { return statemachine.Waiters(m) == 1 })
 	// Run straight past state 2: the waiter must still see it.
 	for _, s := range []int{1, 2, 3, 4} {
 		if err := m.Transition(s, nil); err != nil {
@@ -91,7 +92,7 @@ func TestWaitSeesAStateThatLastedNoTimeAtAll(t *testing.T) {
 
 func TestWaitReturnsContextErrorOnCancel(t *testing.T) {
 	m := newMachine()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
 	_, err := m.Wait(ctx, func(s int) bool { return s == 99 })
 	if !errors.Is(err, context.DeadlineExceeded) {
@@ -114,7 +115,7 @@ func TestWaitPredicatePanicFailsOnlyThatWait(t *testing.T) {
 	m := newMachine()
 	done := make(chan error, 1)
 	go func() {
-		_, err := m.Wait(context.Background(), func(s int) bool {
+		_, err := m.Wait(t.Context(), func(s int) bool {
 			if s == 1 {
 				panic("boom")
 			}
@@ -122,7 +123,7 @@ func TestWaitPredicatePanicFailsOnlyThatWait(t *testing.T) {
 		})
 		done <- err
 	}()
-	waitFor(t, func() bool { return statemachine.Waiters(m) == 1 })
+	testsupport.Eventually(t, "one waiter", 5*time.Second, func() bool { return statemachine.Waiters(m) == 1 })
 	if err := m.Transition(1, nil); err != nil {
 		t.Fatalf("a panicking predicate broke the transition: %v", err)
 	}
@@ -138,10 +139,10 @@ func TestCloseReleasesWaitersAndRefusesTransitions(t *testing.T) {
 	m := newMachine()
 	done := make(chan error, 1)
 	go func() {
-		_, err := m.Wait(context.Background(), func(s int) bool { return s == 99 })
+		_, err := m.Wait(t.Context(), func(s int) bool { return s == 99 })
 		done <- err
 	}()
-	waitFor(t, func() bool { return statemachine.Waiters(m) == 1 })
+	testsupport.Eventually(t, "one waiter", 5*time.Second, func() bool { return statemachine.Waiters(m) == 1 })
 	var final statemachine.Snapshot[int]
 	if !m.Close(func(last statemachine.Snapshot[int]) { final = last }) {
 		t.Fatal("first Close reported false")
@@ -213,17 +214,6 @@ func TestSubscribeCancelClosesTheChannel(t *testing.T) {
 	}
 	if err := m.Transition(1, nil); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
