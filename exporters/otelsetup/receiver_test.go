@@ -110,14 +110,24 @@ func (s logsSvc) Export(_ context.Context, req *collogs.ExportLogsServiceRequest
 	return &collogs.ExportLogsServiceResponse{}, nil
 }
 
-// grpcReceiver serves OTLP/gRPC on a loopback port and returns its address.
-func grpcReceiver(t testing.TB) (*receiver, string) {
+// listen listens on addr, a loopback address.
+func listen(t testing.TB, addr string) net.Listener {
 	t.Helper()
-	r := &receiver{}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return lis
+}
+
+// grpcReceiver serves OTLP/gRPC on a loopback port and returns its address.
+func grpcReceiver(t testing.TB) (*receiver, string) {
+	return grpcReceiverOn(t, listen(t, "127.0.0.1:0"))
+}
+
+// grpcReceiverOn serves OTLP/gRPC on lis and returns its address.
+func grpcReceiverOn(t testing.TB, lis net.Listener) (*receiver, string) {
+	r := &receiver{}
 	srv := grpc.NewServer()
 	coltrace.RegisterTraceServiceServer(srv, traceSvc{r: r})
 	colmetrics.RegisterMetricsServiceServer(srv, metricsSvc{r: r})
@@ -127,9 +137,15 @@ func grpcReceiver(t testing.TB) (*receiver, string) {
 	return r, lis.Addr().String()
 }
 
-// httpReceiver serves OTLP/HTTP (protobuf) and returns its base URL.
+// httpReceiver serves OTLP/HTTP (protobuf) on a loopback port and returns
+// its base URL.
 func httpReceiver(t testing.TB) (*receiver, string) {
-	t.Helper()
+	return httpReceiverOn(t, listen(t, "127.0.0.1:0"))
+}
+
+// httpReceiverOn serves OTLP/HTTP (protobuf), in plain text, on lis and
+// returns its base URL.
+func httpReceiverOn(t testing.TB, lis net.Listener) (*receiver, string) {
 	r := &receiver{}
 	decode := func(w http.ResponseWriter, req *http.Request, msg proto.Message) bool {
 		r.mu.Lock()
@@ -162,7 +178,8 @@ func httpReceiver(t testing.TB) (*receiver, string) {
 			r.logs(&m)
 		}
 	})
-	srv := httptest.NewServer(mux)
+	srv := &httptest.Server{Listener: lis, Config: &http.Server{Handler: mux}}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return r, srv.URL
 }

@@ -1,16 +1,18 @@
 // Package promexport serves a tracker's metrics (and anything else on the
 // same MeterProvider) to Prometheus: an OpenTelemetry metric reader plus the
-// http.Handler that Prometheus scrapes, on a registry of their own.
+// http.Handler that Prometheus scrapes, on the service's own mux rather
+// than a server of its own.
 //
 //	prom, err := promexport.New()
+//	p, err := otelsetup.Setup(ctx, otelsetup.WithPrometheus(prom)) // or, without otelsetup:
 //	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(prom.Reader()))
 //	mux.Handle("/metrics", prom.Handler())
 //
 // By default the registry is new, not prometheus.DefaultRegisterer, so the
 // exposition holds exactly what the MeterProvider measures; WithRegistry
-// shares one with other collectors and WithGlobalRegistry uses the global
-// one. The exporter's naming options pass through (WithNamespace,
-// WithoutScopeInfo, WithTranslationStrategy). With the default strategy,
+// shares one with other collectors. The
+// exporter's naming options pass through (WithNamespace, WithoutScopeInfo,
+// WithTranslationStrategy). With the default strategy,
 // cluster.lifecycle.state is exposed as cluster_lifecycle_state and the
 // transitions counter as cluster_lifecycle_transitions_total.
 package promexport
@@ -28,15 +30,13 @@ import (
 
 // Exporter is a metric reader and the handler that serves what it reads.
 type Exporter struct {
-	reader   *otelprom.Exporter
-	handler  http.Handler
-	gatherer prometheus.Gatherer
+	reader  *otelprom.Exporter
+	handler http.Handler
 }
 
 type config struct {
-	registerer prometheus.Registerer
-	gatherer   prometheus.Gatherer
-	exporter   []otelprom.Option
+	registry *prometheus.Registry
+	exporter []otelprom.Option
 }
 
 // Option configures New.
@@ -66,38 +66,25 @@ func WithTranslationStrategy(s otlptranslator.TranslationStrategyOption) Option 
 func WithRegistry(reg *prometheus.Registry) Option {
 	return optionFunc(func(c *config) {
 		if reg != nil {
-			c.registerer, c.gatherer = reg, reg
+			c.registry = reg
 		}
-	})
-}
-
-// WithGlobalRegistry registers on prometheus.DefaultRegisterer and serves
-// prometheus.DefaultGatherer, beside the Go and process collectors.
-func WithGlobalRegistry() Option {
-	return optionFunc(func(c *config) {
-		c.registerer, c.gatherer = prometheus.DefaultRegisterer, prometheus.DefaultGatherer
 	})
 }
 
 // New returns an Exporter on a registry of its own unless an option says
 // otherwise.
 func New(opts ...Option) (*Exporter, error) {
-	c := config{}
+	c := config{registry: prometheus.NewRegistry()}
 	for _, o := range opts {
 		o.apply(&c)
 	}
-	if c.registerer == nil {
-		reg := prometheus.NewRegistry()
-		c.registerer, c.gatherer = reg, reg
-	}
-	reader, err := otelprom.New(append([]otelprom.Option{otelprom.WithRegisterer(c.registerer)}, c.exporter...)...)
+	reader, err := otelprom.New(append([]otelprom.Option{otelprom.WithRegisterer(c.registry)}, c.exporter...)...)
 	if err != nil {
 		return nil, fmt.Errorf("promexport: %w", err)
 	}
 	return &Exporter{
-		reader:   reader,
-		gatherer: c.gatherer,
-		handler: promhttp.HandlerFor(c.gatherer, promhttp.HandlerOpts{
+		reader: reader,
+		handler: promhttp.HandlerFor(c.registry, promhttp.HandlerOpts{
 			EnableOpenMetrics: true,
 			// A failing collector yields the rest, not a 500 for everything.
 			ErrorHandling: promhttp.ContinueOnError,
@@ -109,8 +96,6 @@ func New(opts ...Option) (*Exporter, error) {
 // (sdkmetric.WithReader).
 func (e *Exporter) Reader() sdkmetric.Reader { return e.reader }
 
-// Handler serves the exposition; mount it at /metrics.
+// Handler serves the exposition; mount it at /metrics. A collector that
+// fails leaves out its own series, not the others.
 func (e *Exporter) Handler() http.Handler { return e.handler }
-
-// Gatherer is what Handler serves, for callers that gather themselves.
-func (e *Exporter) Gatherer() prometheus.Gatherer { return e.gatherer }

@@ -87,6 +87,9 @@ func TestHandlerServesTheTrackersSeriesOnItsOwnRegistry(t *testing.T) {
 	if v, ok := value(state, "state", "ready"); !ok || v != 1 {
 		t.Fatalf(`cluster_lifecycle_state{state="ready"} = %v (present %v)`, v, ok)
 	}
+	if _, ok := value(state, "otel_scope_name", otellifecycle.ScopeName); !ok {
+		t.Fatal("no otel_scope_name label by default (WithoutScopeInfo's test would prove nothing)")
+	}
 	if v, ok := value(mfs["cluster_lifecycle_transitions_total"], "to", "ready"); !ok || v != 1 {
 		t.Fatalf("transitions to ready = %v", v)
 	}

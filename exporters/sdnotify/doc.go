@@ -3,16 +3,24 @@
 // otellifecycle.Tracker.
 //
 // Every transition sends STATUS=<detail>, so `systemctl status` shows
-// "ready (3 nodes)" or "failed: lost quorum". The first Ready also sends
+// "ready (3 nodes)" or "failed: lost quorum"; the tracker's initial state
+// arrives as soon as the tracker is created, so it shows "starting" from
+// the start. The first Ready also sends
 // READY=1, so a Type=notify unit is "started" only once its node has
 // joined its cluster; Stopping sends STOPPING=1. (Restarting is a process
 // restart that reloads its catalog, not a configuration reload: it sends
 // only STATUS=.) With WithExtendTimeout, each Joining attempt also sends
 // EXTEND_TIMEOUT_USEC, so a long join does not hit TimeoutStartSec.
 //
-//	tracker, err := otellifecycle.New(otellifecycle.WithSinks(sdnotify.New()))
-//	...
-//	sink.StartWatchdog(ctx, tracker) // when the unit sets WatchdogSec=
+//	notify := sdnotify.New()
+//	tracker, err := otellifecycle.New(otellifecycle.WithSinks(notify))
+//	if err != nil {
+//		return err
+//	}
+//	defer tracker.Close()
+//	if _, err := notify.StartWatchdog(ctx, tracker); err != nil { // when the unit sets WatchdogSec=
+//		return err
+//	}
 //
 // Without NOTIFY_SOCKET (not run by systemd) the sink does nothing and
 // reports nothing.

@@ -12,6 +12,7 @@ import (
 // normalized it, the datagram is one STATUS= line and nothing else, at
 // most 4096 bytes.
 func FuzzDatagram(f *testing.F) {
+	ctx := f.Context()
 	for _, r := range []string{"", "timeout", "\nREADY=1", "a\r\nSTOPPING=1", "nul\x00WATCHDOG=1", "\xff\xfe",
 		strings.Repeat("é", 3000), strings.Repeat("x", 1<<20), "STATUS=ready\nMAINPID=1"} {
 		f.Add(r)

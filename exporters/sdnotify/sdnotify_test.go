@@ -12,13 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel"
-
 	"github.com/lifecyclekit/lifecycle/exporters/sdnotify"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
-
-var ctx = context.Background()
 
 // listen stands up a real NOTIFY_SOCKET: a unixgram socket at a path in a
 // temporary directory, or in the abstract namespace when abstract is true.
@@ -52,6 +49,7 @@ func transition(seq uint64, from, to otellifecycle.State) otellifecycle.Transiti
 }
 
 func TestDatagramsPerTransition(t *testing.T) {
+	ctx := t.Context()
 	for _, abstract := range []bool{false, true} {
 		t.Run(fmt.Sprintf("abstract=%v", abstract), func(t *testing.T) {
 			name, conn := listen(t, abstract)
@@ -83,6 +81,7 @@ func TestDatagramsPerTransition(t *testing.T) {
 }
 
 func TestExtendTimeoutWhileJoining(t *testing.T) {
+	ctx := t.Context()
 	name, conn := listen(t, false)
 	sink := sdnotify.New(sdnotify.WithSocket(name), sdnotify.WithExtendTimeout(90*time.Second))
 	_ = sink.Notify(ctx, transition(1, otellifecycle.StartingState(), otellifecycle.JoiningState(0)))
@@ -98,6 +97,7 @@ func TestExtendTimeoutWhileJoining(t *testing.T) {
 // A reason can hold anything; a datagram carries only the lines the sink
 // means, and never more than 4096 bytes.
 func TestHostileDetailNeverAddsALineOrOverflows(t *testing.T) {
+	ctx := t.Context()
 	name, conn := listen(t, false)
 	sink := sdnotify.New(sdnotify.WithSocket(name))
 	hostile := []string{
@@ -128,6 +128,7 @@ func TestHostileDetailNeverAddsALineOrOverflows(t *testing.T) {
 }
 
 func TestWithoutNotifySocketNothingHappens(t *testing.T) {
+	ctx := t.Context()
 	t.Setenv("NOTIFY_SOCKET", "")
 	sink := sdnotify.New()
 	if sink.Enabled() {
@@ -139,6 +140,7 @@ func TestWithoutNotifySocketNothingHappens(t *testing.T) {
 }
 
 func TestNewReadsNotifySocketFromTheEnvironment(t *testing.T) {
+	ctx := t.Context()
 	name, conn := listen(t, false)
 	t.Setenv("NOTIFY_SOCKET", name)
 	sink := sdnotify.New()
@@ -151,32 +153,23 @@ func TestNewReadsNotifySocketFromTheEnvironment(t *testing.T) {
 	}
 }
 
-type errorLog struct {
-	mu   sync.Mutex
-	errs []error
-}
-
-func (l *errorLog) Handle(err error) { l.mu.Lock(); l.errs = append(l.errs, err); l.mu.Unlock() }
-func (l *errorLog) count() int       { l.mu.Lock(); defer l.mu.Unlock(); return len(l.errs) }
-
 func TestUnreachableSocketIsReportedOnce(t *testing.T) {
-	errs := &errorLog{}
-	otel.SetErrorHandler(errs)
-	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+	ctx := t.Context()
+	errs := testsupport.CaptureOTelErrors(t)
 
 	notASocket := filepath.Join(t.TempDir(), "plain-file")
 	if err := os.WriteFile(notASocket, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for _, target := range []string{filepath.Join(t.TempDir(), "nothing-here"), notASocket} {
-		before := errs.count()
+		before := errs.Len()
 		sink := sdnotify.New(sdnotify.WithSocket(target))
 		for i := range 20 {
 			if err := sink.Notify(ctx, transition(uint64(i), otellifecycle.StartingState(), otellifecycle.JoiningState(uint32(i)))); err != nil {
 				t.Fatalf("Notify returned %v; the sink reports its own failures", err)
 			}
 		}
-		if n := errs.count() - before; n != 1 {
+		if n := errs.Len() - before; n != 1 {
 			t.Fatalf("%s: reported %d times, want once", target, n)
 		}
 	}
@@ -185,9 +178,8 @@ func TestUnreachableSocketIsReportedOnce(t *testing.T) {
 // A receiver that never reads fills its queue; sends then time out instead
 // of parking the sink forever.
 func TestReceiverThatNeverReadsDoesNotWedgeTheSink(t *testing.T) {
-	errs := &errorLog{}
-	otel.SetErrorHandler(errs)
-	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+	ctx := t.Context()
+	errs := testsupport.CaptureOTelErrors(t)
 	name, _ := listen(t, false)
 	sink := sdnotify.New(sdnotify.WithSocket(name), sdnotify.WithWriteTimeout(5*time.Millisecond))
 	done := make(chan struct{})
@@ -204,12 +196,13 @@ func TestReceiverThatNeverReadsDoesNotWedgeTheSink(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the sink is wedged on a full socket")
 	}
-	if n := errs.count(); n != 1 {
+	if n := errs.Len(); n != 1 {
 		t.Fatalf("a full socket was reported %d times, want once", n)
 	}
 }
 
 func TestWiredToATrackerEveryTransitionArrives(t *testing.T) {
+	ctx := t.Context()
 	name, conn := listen(t, false)
 	tr, err := otellifecycle.New(otellifecycle.WithSinks(sdnotify.New(sdnotify.WithSocket(name))))
 	if err != nil {
@@ -220,7 +213,9 @@ func TestWiredToATrackerEveryTransitionArrives(t *testing.T) {
 	if err := tr.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"STATUS=joining cluster (attempt 0)", "STATUS=ready (2 nodes)\nREADY=1"} {
+	// The first datagram is the initial state: systemd shows "starting"
+	// from the moment the sink is attached, before any transition.
+	for _, want := range []string{"STATUS=starting", "STATUS=joining cluster (attempt 0)", "STATUS=ready (2 nodes)\nREADY=1"} {
 		if got := read(t, conn); got != want {
 			t.Fatalf("datagram %q, want %q", got, want)
 		}
@@ -231,9 +226,8 @@ func TestWiredToATrackerEveryTransitionArrives(t *testing.T) {
 // but the sink's own deliveries: transitions go on, the other sinks get
 // every transition in order, and the failure is reported once.
 func TestWedgedSocketLeavesTheTrackerAndOtherSinksAlone(t *testing.T) {
-	errs := &errorLog{}
-	otel.SetErrorHandler(errs)
-	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+	ctx := t.Context()
+	errs := testsupport.CaptureOTelErrors(t)
 	name, _ := listen(t, false) // never read
 	var mu sync.Mutex
 	var got []uint64
@@ -259,10 +253,10 @@ func TestWedgedSocketLeavesTheTrackerAndOtherSinksAlone(t *testing.T) {
 	if err := tr.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != n || got[n-1] != n {
-		t.Fatalf("the other sink got %d transitions", len(got))
+	if len(got) != n+1 || got[0] != 0 || got[n] != n { // the initial state, then every transition
+		t.Fatalf("the other sink got %d notifications", len(got))
 	}
-	if c := errs.count(); c != 1 {
+	if c := errs.Len(); c != 1 {
 		t.Fatalf("reported %d times, want once", c)
 	}
 }

@@ -12,6 +12,7 @@ import (
 )
 
 func TestWatchdogPingsAtHalfTheIntervalAndPausesWhileFailed(t *testing.T) {
+	ctx := t.Context()
 	name, conn := listen(t, false)
 	t.Setenv("WATCHDOG_USEC", "100000") // 100ms: pings every 50ms
 	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
@@ -48,6 +49,7 @@ func TestWatchdogPingsAtHalfTheIntervalAndPausesWhileFailed(t *testing.T) {
 }
 
 func TestWatchdogOffWithoutWatchdogUsec(t *testing.T) {
+	ctx := t.Context()
 	t.Setenv("WATCHDOG_USEC", "")
 	sink := sdnotify.New(sdnotify.WithSocket("@unused"))
 	tr, _ := otellifecycle.New()
