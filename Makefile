@@ -1,26 +1,41 @@
 # Every target works on a fresh machine with only Go installed, except e2e,
 # which also needs Prometheus (installed from apt when run as root).
-GO       ?= go
-PKGS     := ./...
-BENCH    ?= .
+#
+# The repository holds one Go module per dependency set (see README,
+# "Modules"). Every target runs in each module of MODULES, with GOWORK=off
+# so that each module is built from its own go.mod. The collector and
+# Jaeger modules under examples/otel-collector are programs the e2e test
+# builds and runs; they are not ours to test or lint.
+GO        ?= go
+MODULES   := . exporters/otelsetup exporters/promexport exporters/sdnotify examples/cluster-node examples/otel-collector/e2e
+BUILDONLY := examples/otel-collector/collector examples/otel-collector/jaeger
+BENCH     ?= .
 BENCHTIME ?= 1s
-COUNT    ?= 1
+COUNT     ?= 1
+export GOWORK := off
+SHELL     := /bin/bash
 
-.PHONY: all test lint bench demo e2e fuzz
+.PHONY: all test lint bench demo e2e fuzz modules tidy
 
 all: lint test
 
-## test: every unit and integration test of the module, with the race detector
-test:
-	$(GO) test -race -count=1 -timeout 10m $(PKGS)
+## modules: fail when a go.mod is in neither MODULES nor BUILDONLY, so no module escapes the targets
+modules:
+	@found="$$(find . -name go.mod -not -path './.cache/*' -not -path './.git/*' | sed 's|^\./||; s|/\?go.mod$$||; s|^$$|.|' | sort)"; \
+	known="$$(printf '%s\n' $(MODULES) $(BUILDONLY) | sort)"; \
+	if [ "$$found" != "$$known" ]; then echo "go.mod files and the Makefile's MODULES/BUILDONLY differ:"; diff <(echo "$$known") <(echo "$$found"); exit 1; fi
+
+## test: every unit and integration test of every module, with the race detector
+test: modules
+	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 10m ./...); done
 
 ## demo: a 3-node cluster on loopback (Ctrl-C stops it); DEMO_ARGS="-port 7201" to move it
 demo:
-	$(GO) run ./examples/cluster-node demo $(DEMO_ARGS)
+	cd examples/cluster-node && $(GO) run . demo $(DEMO_ARGS)
 
 ## e2e: the full stack on loopback: real OTel Collector, Prometheus and Jaeger (builds cached in .cache/bin)
 e2e:
-	$(GO) test -tags e2e -count=1 -timeout 30m -v ./examples/otel-collector/e2e/
+	cd examples/otel-collector/e2e && $(GO) test -tags e2e -count=1 -timeout 30m -v .
 
 ## fuzz: a short run of every fuzz target (FUZZTIME=10s each); the seed corpora run in make test.
 ## Minimizing a new input is capped at 2s: the corpora hold 1 MiB strings, which would stall the run.
@@ -28,16 +43,20 @@ FUZZTIME ?= 10s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReasonInEveryOutput$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./otellifecycle
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./otellifecycle
-	$(GO) test -run '^$$' -fuzz '^FuzzDatagram$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./exporters/sdnotify
+	cd exporters/sdnotify && $(GO) test -run '^$$' -fuzz '^FuzzDatagram$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s .
 
-## lint: go vet, gofmt and staticcheck (when it can be fetched from the module proxy)
-lint:
-	$(GO) vet $(PKGS)
+## lint: go vet, gofmt, go mod tidy -diff and staticcheck (when it can be fetched from the module proxy), in every module
+lint: modules
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -version >/dev/null 2>&1; then \
-		$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS); \
-	else echo "staticcheck unavailable from the module proxy: skipped"; fi
+	@set -e; sc=""; if $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -version >/dev/null 2>&1; then sc=yes; \
+	else echo "staticcheck unavailable from the module proxy: skipped"; fi; \
+	for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) vet -tags e2e ./... && $(GO) mod tidy -diff && \
+		if [ -n "$$sc" ]; then $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags e2e ./...; fi); done
 
-## bench: every benchmark with allocation figures (BENCH=regexp to pick)
+## tidy: go mod tidy in every module
+tidy:
+	@set -e; for m in $(MODULES); do (cd $$m && $(GO) mod tidy); done
+
+## bench: every benchmark of every module with allocation figures (BENCH=regexp to pick)
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(COUNT) $(PKGS)
+	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./...); done

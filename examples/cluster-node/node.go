@@ -114,8 +114,11 @@ func newNode(ctx context.Context, cfg config) (*node, error) {
 	setup := append([]otelsetup.Option{
 		otelsetup.WithServiceName("cluster-node"),
 		otelsetup.WithInstanceID(cfg.ID),
-		otelsetup.WithDefaultExporters(otelsetup.Console, otelsetup.None, otelsetup.None),
-		otelsetup.WithMetricReader(n.prom.Reader()),
+		// Traces to the console, unless OTEL_* says otherwise; metrics on
+		// this node's own /metrics, and wherever OTEL_* says besides.
+		otelsetup.WithDefaultTraceExporter(otelsetup.Console),
+		otelsetup.WithDefaultMetricExporter(otelsetup.None),
+		otelsetup.WithDefaultLogExporter(otelsetup.None),
 		otelsetup.WithPrometheus(n.prom),
 	}, cfg.Setup...)
 	if n.providers, err = otelsetup.Setup(ctx, setup...); err != nil {
@@ -187,7 +190,10 @@ func (n *node) stop() error {
 	if err := n.srv.Shutdown(sctx); err != nil {
 		_ = n.srv.Close()
 	}
-	return errors.Join(n.providers.Shutdown(ctx), n.tracker.Close())
+	// The tracker first: it ends its open spans and flushes its final
+	// state; then the providers export what is left and stop.
+	closeErr := n.tracker.Close()
+	return errors.Join(closeErr, n.providers.Shutdown(ctx))
 }
 
 // lifecycle forms or joins the cluster; after a failure it starts over

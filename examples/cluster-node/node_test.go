@@ -51,7 +51,9 @@ func testConfig(id string, l net.Listener, seeds []string, rec *tracetest.SpanRe
 		Pings: 3, PingInterval: 10 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler),
 		Setup: []otelsetup.Option{
-			otelsetup.WithDefaultExporters(otelsetup.None, otelsetup.None, otelsetup.None),
+			otelsetup.WithDefaultTraceExporter(otelsetup.None),
+			otelsetup.WithDefaultMetricExporter(otelsetup.None),
+			otelsetup.WithDefaultLogExporter(otelsetup.None),
 			otelsetup.WithSpanProcessor(rec),
 		},
 	}
@@ -163,6 +165,38 @@ func TestThreeNodesFormAClusterAndAgreeOverHTTP(t *testing.T) {
 	}
 	if !retried {
 		t.Fatal("no node retried its join: the out-of-order start did not show")
+	}
+}
+
+// Each node serves its own metrics on its own mux, through the one
+// Prometheus reader it gives otelsetup.
+func TestEachNodeServesItsStateOnMetrics(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := startCluster(t, ctx)
+	defer func() { cancel(); c.wg.Wait() }()
+	eventually(t, "every node Ready{3}", allReady(c, 3), c)
+	for _, n := range c.nodes {
+		res, err := http.Get("http://" + n.addr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var series, ready int
+		for line := range strings.Lines(string(body)) {
+			if strings.HasPrefix(line, "cluster_lifecycle_state{") && strings.Contains(line, `node_id="`+n.cfg.ID+`"`) {
+				series++
+				if strings.Contains(line, `state="ready"`) && strings.HasSuffix(line, "} 1\n") {
+					ready++
+				}
+			}
+		}
+		if series != len(otellifecycle.Phases()) || ready != 1 {
+			t.Fatalf("%s: %d state series, %d ready=1 in\n%s", n.cfg.ID, series, ready, body)
+		}
 	}
 }
 

@@ -1,21 +1,12 @@
 //go:build e2e
 
-// Package e2e runs the example stack for real: the OpenTelemetry
-// Collector built from ../collector, Jaeger v1.76.0 built from ../jaeger,
-// Prometheus 2 from Debian, and three cluster-node processes, all on
-// 127.0.0.1, with the same collector.yaml, jaeger.yaml, prometheus.yml,
-// alerts.yml and dashboard this folder ships. Run it with `make e2e`.
-//
-// Built binaries are cached in .cache/bin at the top of the repository,
-// keyed by version. The logs of every program go to
-// examples/otel-collector/.e2e-logs/<time>/, which is removed when the
-// test passes and kept (and named) when it fails.
 package e2e
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"io"
 	"net/http"
 	"net/url"
@@ -86,7 +77,7 @@ func TestFullStack(t *testing.T) {
 		"JAEGER_QUERY_HTTP_ENDPOINT=" + jaegerHTTP,
 		"JAEGER_QUERY_GRPC_ENDPOINT=" + jaegerGRPC,
 	}, "--config=file:"+filepath.Join(example, "jaeger.yaml"))
-	poll(t, "Jaeger answers", time.Minute, func() error { return httpOK("http://" + jaegerHTTP + "/api/services") })
+	testsupport.Poll(t, "Jaeger answers", time.Minute, pollEvery, func() error { return httpOK("http://" + jaegerHTTP + "/api/services") })
 
 	p.start(t, "otelcol", bins["collector"], []string{
 		"OTLP_GRPC_ENDPOINT=" + colGRPC,
@@ -94,7 +85,7 @@ func TestFullStack(t *testing.T) {
 		"PROMETHEUS_EXPORTER_ENDPOINT=" + colProm,
 		"JAEGER_OTLP_ENDPOINT=" + jaegerOTLP,
 	}, "--config=file:"+filepath.Join(example, "collector.yaml"))
-	poll(t, "the collector's Prometheus endpoint answers", time.Minute, func() error { return httpOK("http://" + colProm + "/metrics") })
+	testsupport.Poll(t, "the collector's Prometheus endpoint answers", time.Minute, pollEvery, func() error { return httpOK("http://" + colProm + "/metrics") })
 
 	promConfig := loopbackPrometheusConfig(t, example, logs, colProm, nodes)
 	run(t, logs, promtool, "check", "config", promConfig)
@@ -104,7 +95,7 @@ func TestFullStack(t *testing.T) {
 		"--web.listen-address="+promWeb,
 		"--web.enable-lifecycle")
 	prom := promAPI{base: "http://" + promWeb}
-	poll(t, "Prometheus answers queries", 2*time.Minute, func() error { _, err := prom.query("up"); return err })
+	testsupport.Poll(t, "Prometheus answers queries", 2*time.Minute, pollEvery, func() error { _, err := prom.query("up"); return err })
 
 	// Three nodes, out of order: the joiners first, the bootstrapper (the
 	// lowest seed) three seconds later, so the joiners retry.
@@ -141,9 +132,9 @@ func TestFullStack(t *testing.T) {
 	startNode(bootstrapper)
 
 	for _, n := range nodes {
-		poll(t, "node "+ids[n]+" Ready{3}", 90*time.Second, func() error { return nodeIs(n, `{"phase":"ready","nodes":3}`) })
+		testsupport.Poll(t, "node "+ids[n]+" Ready{3}", 90*time.Second, pollEvery, func() error { return nodeIs(n, `{"phase":"ready","nodes":3}`) })
 	}
-	poll(t, "Prometheus sees all three nodes ready", time.Minute, func() error {
+	testsupport.Poll(t, "Prometheus sees all three nodes ready", time.Minute, pollEvery, func() error {
 		return prom.expect(`cluster_lifecycle_state{job="cluster-node",state="ready"} == 1`, 3)
 	})
 
@@ -155,18 +146,18 @@ func TestFullStack(t *testing.T) {
 	post(t, "http://"+blip+"/admin/fail", "e2e: 200 ms failure")
 	time.Sleep(200 * time.Millisecond)
 	post(t, "http://"+blip+"/admin/rejoin", "")
-	poll(t, bid+" back to Ready{3}", time.Minute, func() error { return nodeIs(blip, `{"phase":"ready","nodes":3}`) })
+	testsupport.Poll(t, bid+" back to Ready{3}", time.Minute, pollEvery, func() error { return nodeIs(blip, `{"phase":"ready","nodes":3}`) })
 	if d := failedFor(t, blip); d >= time.Second {
 		t.Fatalf("%s was Failed for %v, not less than one scrape interval", bid, d)
 	} else {
 		t.Logf("%s was Failed for %v", bid, d.Round(time.Millisecond))
 	}
-	poll(t, "the ClusterNodeFailed alert fires for "+bid+"'s brief failure", time.Minute, func() error {
+	testsupport.Poll(t, "the ClusterNodeFailed alert fires for "+bid+"'s brief failure", time.Minute, pollEvery, func() error {
 		return prom.expect(`ALERTS{alertname="ClusterNodeFailed",alertstate="firing",instance="`+bid+`"}`, 1)
 	})
 	failedRule := ruleQuery(t, example, "ClusterNodeFailed")
 	direct := strings.ReplaceAll(failedRule, `job="cluster-node"`, `job="cluster-nodes"`)
-	poll(t, "ClusterNodeFailed's expression holds for "+bid+" scraped directly", 30*time.Second, func() error {
+	testsupport.Poll(t, "ClusterNodeFailed's expression holds for "+bid+" scraped directly", 30*time.Second, pollEvery, func() error {
 		return prom.expect(`(`+direct+`) and on (instance) up{job="cluster-nodes",instance="`+blip+`"}`, 1)
 	})
 	if seen, err := prom.query(`max_over_time(cluster_lifecycle_state{job="cluster-node",state="failed",instance="` + bid + `"}[5m]) == 1`); err == nil {
@@ -177,15 +168,15 @@ func TestFullStack(t *testing.T) {
 	victim := nodes[(bootstrapper+1)%3]
 	vid := ids[victim]
 	post(t, "http://"+victim+"/admin/fail", "e2e: injected failure")
-	poll(t, "Prometheus sees "+vid+" failed", time.Minute, func() error {
+	testsupport.Poll(t, "Prometheus sees "+vid+" failed", time.Minute, pollEvery, func() error {
 		return prom.expect(`cluster_lifecycle_state{job="cluster-node",state="failed",instance="`+vid+`"} == 1`, 1)
 	})
-	poll(t, "the ClusterNodeFailed alert fires for "+vid, time.Minute, func() error {
+	testsupport.Poll(t, "the ClusterNodeFailed alert fires for "+vid, time.Minute, pollEvery, func() error {
 		return prom.expect(`ALERTS{alertname="ClusterNodeFailed",alertstate="firing",instance="`+vid+`"}`, 1)
 	})
 	post(t, "http://"+victim+"/admin/rejoin", "")
-	poll(t, vid+" back to Ready{3}", time.Minute, func() error { return nodeIs(victim, `{"phase":"ready","nodes":3}`) })
-	poll(t, "Prometheus sees all three nodes ready again", time.Minute, func() error {
+	testsupport.Poll(t, vid+" back to Ready{3}", time.Minute, pollEvery, func() error { return nodeIs(victim, `{"phase":"ready","nodes":3}`) })
+	testsupport.Poll(t, "Prometheus sees all three nodes ready again", time.Minute, pollEvery, func() error {
 		return prom.expect(`cluster_lifecycle_state{job="cluster-node",state="ready"} == 1`, 3)
 	})
 
@@ -223,7 +214,7 @@ func TestFullStack(t *testing.T) {
 		if err := prom.expect(`cluster_lifecycle_state{job="cluster-node",instance="`+ids[n]+`",state="`+phase+`"} == 1`, 1); err != nil {
 			t.Errorf("%s says %s; Prometheus (collector) disagrees: %v", ids[n], phase, err)
 		}
-		poll(t, "the direct scrape of "+ids[n], 30*time.Second, func() error {
+		testsupport.Poll(t, "the direct scrape of "+ids[n], 30*time.Second, pollEvery, func() error {
 			return prom.expect(`cluster_lifecycle_state{job="cluster-nodes",instance="`+n+`",state="`+phase+`"} == 1`, 1)
 		})
 	}
@@ -249,7 +240,7 @@ func buildAll(t *testing.T, repo, example, logs string) map[string]string {
 	builds := map[string]build{
 		"collector":    {filepath.Join(example, "collector"), bins["collector"], "."},
 		"jaeger":       {filepath.Join(example, "jaeger"), bins["jaeger"], "github.com/jaegertracing/jaeger/cmd/jaeger"},
-		"cluster-node": {repo, bins["cluster-node"], "./examples/cluster-node"},
+		"cluster-node": {filepath.Join(repo, "examples", "cluster-node"), bins["cluster-node"], "."},
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(builds))

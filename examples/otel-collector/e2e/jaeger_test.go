@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"net/http"
 	"net/url"
 	"slices"
@@ -66,7 +67,7 @@ func jaegerTraces(base, service string) ([]jaegerTrace, error) {
 // as logs), and that one join trace crosses two nodes.
 func checkJaeger(t *testing.T, base string, instances []string) {
 	t.Helper()
-	poll(t, "Jaeger has every node's lifecycle", time.Minute, func() error {
+	testsupport.Poll(t, "Jaeger has every node's lifecycle", time.Minute, pollEvery, func() error {
 		res, err := http.Get(base + "/api/services")
 		if err != nil {
 			return err

@@ -130,22 +130,8 @@ func freePorts(t *testing.T, n int) []int {
 	return out
 }
 
-// poll calls f until it returns nil or the deadline passes, and fails the
-// test with f's last error.
-func poll(t *testing.T, what string, within time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var err error
-	for {
-		if err = f(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, within, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
+// pollEvery is how often the e2e polls the programs it runs.
+const pollEvery = 250 * time.Millisecond
 
 func httpOK(url string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -1,0 +1,14 @@
+// Package e2e runs the example stack for real: the OpenTelemetry
+// Collector built from ../collector, Jaeger v1.76.0 built from ../jaeger,
+// Prometheus 2 from Debian, and three cluster-node processes, all on
+// 127.0.0.1, with the same collector.yaml, jaeger.yaml, prometheus.yml,
+// alerts.yml and dashboard this folder ships. Run it with `make e2e`.
+//
+// Built binaries are cached in .cache/bin at the top of the repository,
+// keyed by version. The logs of every program go to
+// examples/otel-collector/.e2e-logs/<time>/, which is removed when the
+// test passes and kept (and named) when it fails.
+//
+// Its tests carry the e2e build tag, so `go test ./...` in this module
+// builds them only with -tags e2e.
+package e2e
