@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReasonInEveryOutput$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./otellifecycle
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./otellifecycle
 	cd exporters/sdnotify && $(GO) test -run '^$$' -fuzz '^FuzzDatagram$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s .
+	cd exporters/promexport && $(GO) test -run '^$$' -fuzz '^FuzzReasonInExposition$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s .
 
 ## lint: go vet, gofmt, go mod tidy -diff and staticcheck (when it can be fetched from the module proxy), in every module
 lint: modules

@@ -3,17 +3,11 @@ package otellifecycle_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	lognoop "go.opentelemetry.io/otel/log/noop"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -144,37 +138,6 @@ func BenchmarkCollectAggregateOnly(b *testing.B) {
 			b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 			groupOf(b, mp, n, otellifecycle.WithoutTrackerSeries())
 			collectLoop(b, reader)
-		})
-	}
-}
-
-// BenchmarkPrometheusScrape: a scrape through promhttp and the OTel
-// Prometheus exporter, with its size.
-func BenchmarkPrometheusScrape(b *testing.B) {
-	for _, n := range []int{1, 1000} {
-		b.Run(fmt.Sprintf("trackers=%d", n), func(b *testing.B) {
-			reg := prometheus.NewRegistry()
-			exp, err := otelprom.New(otelprom.WithRegisterer(reg))
-			if err != nil {
-				b.Fatal(err)
-			}
-			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
-			b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-			groupOf(b, mp, n)
-			srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-			b.Cleanup(srv.Close)
-			var size int64
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				res, err := http.Get(srv.URL)
-				if err != nil {
-					b.Fatal(err)
-				}
-				size, _ = io.Copy(io.Discard, res.Body)
-				res.Body.Close()
-			}
-			b.ReportMetric(float64(size), "bytes/scrape")
 		})
 	}
 }

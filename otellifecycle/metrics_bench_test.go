@@ -6,15 +6,12 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
-	lognoop "go.opentelemetry.io/otel/log/noop"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
@@ -135,58 +132,6 @@ func BenchmarkCollect(b *testing.B) {
 		tr.ToJoining(ctx, 0)
 		tr.ToReady(ctx, 3)
 		run(b, r)
-	})
-}
-
-// originGauge is what the origin does on a transition with
-// prometheus/client_golang: every other label to 0, the new one to 1.
-type originGauge struct {
-	vec    *prometheus.GaugeVec
-	labels []string
-}
-
-func (o *originGauge) set(label string) {
-	for _, l := range o.labels {
-		v := 0.0
-		if l == label {
-			v = 1
-		}
-		o.vec.WithLabelValues(l).Set(v)
-	}
-}
-
-func BenchmarkTransitionMetricsOnly(b *testing.B) {
-	ctx := b.Context()
-	states := []otellifecycle.State{otellifecycle.JoiningState(1), otellifecycle.ReadyState(3)}
-	b.Run("impl=origin-gaugevec", func(b *testing.B) {
-		reg := prometheus.NewRegistry()
-		o := &originGauge{
-			vec:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "nodedb_cluster_state"}, []string{"state"}),
-			labels: otellifecycle.AllLabels(),
-		}
-		reg.MustRegister(o.vec)
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			o.set(states[i&1].Label())
-			i++
-		}
-	})
-	// Metrics only: the state gauge, the counter and the histogram on the
-	// SDK; traces and OpenTelemetry logs off (the API's no-ops).
-	metricsOnly := func(b *testing.B) (*otellifecycle.Tracker, *sdkmetric.ManualReader) {
-		return metricsTracker(b,
-			otellifecycle.WithTracerProvider(tracenoop.NewTracerProvider()),
-			otellifecycle.WithLoggerProvider(lognoop.NewLoggerProvider()))
-	}
-	b.Run("impl=tracker", func(b *testing.B) {
-		tr, _ := metricsOnly(b)
-		b.ReportAllocs()
-		i := 0
-		for b.Loop() {
-			_ = tr.Set(ctx, states[i&1])
-			i++
-		}
 	})
 }
 
