@@ -47,7 +47,9 @@ const numPhases = len(phases)
 func Phases() []Phase { return append([]Phase(nil), phases[:]...) }
 
 // AllLabels returns the label of every phase, in the order of [Phases], in a
-// new slice. The state gauge observes exactly these.
+// new slice: the values the state gauge's label takes (the origin's
+// all_labels). Use it to build label sets and dashboards; use Phases to
+// switch on phases in code.
 func AllLabels() []string {
 	out := make([]string, numPhases)
 	for i, p := range phases {
@@ -167,7 +169,8 @@ var joiningDetails, readyDetails = func() (j [32]string, r [128]string) {
 	return j, r
 }()
 
-// String returns [State.Detail].
+// String implements fmt.Stringer with [State.Detail], so that %v prints
+// what systemd and the log show; code should call Detail.
 func (s State) String() string { return s.Detail() }
 
 // Validate reports whether s is a state the tracker can hold: a known

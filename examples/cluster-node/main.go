@@ -28,6 +28,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -89,7 +90,7 @@ func single(ctx context.Context, args []string) error {
 	notify := sdnotify.New(sdnotify.WithExtendTimeout(*extend))
 	cfg := config{
 		ID: *id, Listen: *listen, Seeds: splitList(*seeds), Backoff: b, RejoinAfter: *rejoin,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", *id),
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), // the tracker's records carry node.id
 		Sinks:  []otellifecycle.Sink{notify},
 	}
 	n, err := newNode(ctx, cfg)
@@ -142,8 +143,15 @@ func demo(ctx context.Context, args []string) error {
 		id := fmt.Sprintf("n%d", i+1)
 		cfgs = append(cfgs, config{
 			ID: id, Listen: seeds[i], Seeds: seeds, Backoff: b,
-			Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", id),
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), // the tracker's records carry node.id
 		})
+	}
+	for _, addr := range seeds { // say so before claiming the nodes are up
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%w; the demo needs %s to %s: move it with -port (make demo DEMO_ARGS=\"-port 7201\")", err, seeds[0], seeds[2])
+		}
+		l.Close()
 	}
 	fmt.Println("A 3-node cluster on loopback; n1 bootstraps, n2 and n3 join. Ctrl-C stops it.")
 	for _, c := range cfgs {

@@ -387,7 +387,7 @@ func (n *node) push(ctx context.Context, ml memberList, joined string) {
 		}
 		var ok struct{}
 		if err := n.call(ctx, http.MethodPost, m, "/cluster/members", ml, &ok); err != nil {
-			n.log.Warn("member list not delivered", "to", m, "error", err)
+			n.log.Warn("member list not delivered", "node.id", n.cfg.ID, "to", m, "error", err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lifecyclekit/lifecycle/exporters/otelsetup"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -114,15 +116,16 @@ func status(t *testing.T, addr string) (otellifecycle.State, int) {
 	return doc.Lifecycle, len(doc.History)
 }
 
+// eventually polls cond for up to 15 s; on failure it shows state (the
+// cluster's nodes and their phases).
 func eventually(t *testing.T, what string, cond func() bool, state ...any) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15s %v", what, state)
+	testsupport.Poll(t, what, 15*time.Second, 10*time.Millisecond, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("not yet: %v", state)
+	})
 }
 
 func allReady(c *cluster, size int) func() bool {
