@@ -114,9 +114,11 @@ func newNode(ctx context.Context, cfg config) (*node, error) {
 	setup := append([]otelsetup.Option{
 		otelsetup.WithServiceName("cluster-node"),
 		otelsetup.WithInstanceID(cfg.ID),
-		// Traces to the console, unless OTEL_* says otherwise; metrics on
-		// this node's own /metrics, and wherever OTEL_* says besides.
-		otelsetup.WithDefaultTraceExporter(otelsetup.Console),
+		// The console is for people: one log line per transition. Spans
+		// go where OTEL_TRACES_EXPORTER says (console, otlp), nowhere by
+		// default; metrics on this node's own /metrics, and wherever
+		// OTEL_METRICS_EXPORTER says besides.
+		otelsetup.WithDefaultTraceExporter(otelsetup.None),
 		otelsetup.WithDefaultMetricExporter(otelsetup.None),
 		otelsetup.WithDefaultLogExporter(otelsetup.None),
 		otelsetup.WithPrometheus(n.prom),
@@ -135,9 +137,14 @@ func newNode(ctx context.Context, cfg config) (*node, error) {
 		return nil, err
 	}
 	prop := otelhttp.WithPropagators(propagation.TraceContext{})
+	// The cluster's own heartbeats and scrapes are not traced: a ping every
+	// 200 ms would bury the joins that are.
+	quiet := otelhttp.WithFilter(func(r *http.Request) bool {
+		return r.URL.Path != "/cluster/ping" && r.URL.Path != "/metrics"
+	})
 	tp := otelhttp.WithTracerProvider(n.providers.Tracer)
 	mp := otelhttp.WithMeterProvider(n.providers.Meter)
-	n.client = &http.Client{Timeout: 2 * time.Second, Transport: otelhttp.NewTransport(http.DefaultTransport, prop, tp, mp)}
+	n.client = &http.Client{Timeout: 2 * time.Second, Transport: otelhttp.NewTransport(http.DefaultTransport, prop, tp, mp, quiet)}
 
 	mux := http.NewServeMux()
 	mux.Handle("/cluster/status", n.tracker.StatusHandler())
@@ -150,7 +157,7 @@ func newNode(ctx context.Context, cfg config) (*node, error) {
 	mux.HandleFunc("POST /admin/fail", n.handleFail)
 	mux.HandleFunc("POST /admin/rejoin", n.handleRejoin)
 	n.srv = &http.Server{
-		Handler:           otelhttp.NewHandler(mux, "cluster-node", prop, tp, mp),
+		Handler:           otelhttp.NewHandler(mux, "cluster-node", prop, tp, mp, quiet),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	return n, nil
