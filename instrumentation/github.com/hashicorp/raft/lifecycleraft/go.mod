@@ -2,6 +2,43 @@ module github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/ra
 
 go 1.26.0
 
-require github.com/lifecyclekit/lifecycle v0.0.0-00010101000000-000000000000
+require (
+	github.com/hashicorp/raft v1.8.0
+	github.com/hashicorp/raft-boltdb/v2 v2.3.1
+	github.com/lifecyclekit/lifecycle v0.0.0-00010101000000-000000000000
+	go.etcd.io/bbolt v1.3.5
+	go.opentelemetry.io/otel v1.47.0
+	go.opentelemetry.io/otel/metric v1.47.0
+	go.opentelemetry.io/otel/sdk/metric v1.47.0
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/armon/go-metrics v0.4.1 // indirect
+	github.com/boltdb/bolt v1.3.1 // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/fatih/color v1.13.0 // indirect
+	github.com/go-logr/logr v1.4.4 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/hashicorp/go-hclog v1.6.3 // indirect
+	github.com/hashicorp/go-immutable-radix v1.3.1 // indirect
+	github.com/hashicorp/go-metrics v0.7.0 // indirect
+	github.com/hashicorp/go-msgpack/v2 v2.1.5 // indirect
+	github.com/hashicorp/golang-lru v1.0.2 // indirect
+	github.com/mattn/go-colorable v0.1.12 // indirect
+	github.com/mattn/go-isatty v0.0.14 // indirect
+	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/otel/log v1.47.0 // indirect
+	go.opentelemetry.io/otel/sdk v1.47.0 // indirect
+	go.opentelemetry.io/otel/trace v1.47.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
 
 replace github.com/lifecyclekit/lifecycle => ../../../../..
+
+// raft v1.8.0 requires go-metrics v0.7.0, which removed the compat package
+// that raft-boltdb/v2 v2.3.1 (used by the tests only) still imports; v0.6.1
+// is v0.7.0 plus compat. A replace applies to this module's own builds
+// only, never to its importers.
+replace github.com/hashicorp/go-metrics => github.com/hashicorp/go-metrics v0.6.1

@@ -1,0 +1,531 @@
+package lifecycleraft_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+// Timing of the test clusters: Raft's timeouts are short, so elections take
+// tens of milliseconds; the leaderless timeout is long enough that no
+// election under -race on a busy machine reaches it, short enough to test.
+const (
+	heartbeat  = 100 * time.Millisecond
+	leaderless = time.Second
+	poll       = 50 * time.Millisecond
+	// waitFor bounds every wait of the tests.
+	waitFor = 15 * time.Second
+)
+
+type transportKind int
+
+const (
+	tcp   transportKind = iota // raft.NewTCPTransport on 127.0.0.1:0
+	inmem                      // raft.NewInmemTransport: partitions on demand
+)
+
+// stores are a node's Raft storage; a restarted node gets its old ones.
+type stores struct {
+	logs   raft.LogStore
+	stable raft.StableStore
+	snaps  raft.SnapshotStore
+	bolt   string       // the BoltDB file, "" for in-memory stores
+	close  func() error // closes the BoltDB file (idempotent)
+}
+
+// node is one Raft server with its own tracker and Observer, as a process
+// of a service would have them.
+type node struct {
+	id      raft.ServerID
+	addr    raft.ServerAddress
+	r       *raft.Raft
+	trans   raft.Transport
+	stores  stores
+	tracker *otellifecycle.Tracker
+	reader  *sdkmetric.ManualReader // the tracker's and the Observer's metrics
+	obs     *lifecycleraft.Observer
+	started time.Time
+	// formedBy is the phase form gave the node on its way to Ready:
+	// bootstrapping for the first, joining for the others.
+	formedBy string
+}
+
+// cluster starts nodes that can reach each other and cleans every one up.
+type cluster struct {
+	t     *testing.T
+	kind  transportKind
+	start time.Time
+	mu    sync.Mutex
+	nodes []*node // every node ever started, dead ones too
+}
+
+func newCluster(t *testing.T, kind transportKind) *cluster {
+	return &cluster{t: t, kind: kind, start: time.Now()}
+}
+
+// options of one node's tracker and Observer, beyond the cluster's.
+type nodeOptions struct {
+	tracker  []otellifecycle.Option
+	observer []lifecycleraft.Option
+}
+
+func raftConfig(id raft.ServerID) *raft.Config {
+	c := raft.DefaultConfig()
+	c.LocalID = id
+	c.HeartbeatTimeout = heartbeat
+	c.ElectionTimeout = heartbeat
+	c.LeaderLeaseTimeout = heartbeat / 2
+	c.CommitTimeout = 5 * time.Millisecond
+	c.LogOutput = io.Discard
+	return c
+}
+
+// memStores are fresh in-memory stores.
+func memStores() stores {
+	s := raft.NewInmemStore()
+	return stores{logs: s, stable: s, snaps: raft.NewInmemSnapshotStore(), close: func() error { return nil }}
+}
+
+// boltStores opens (or reopens) a BoltDB file and a file snapshot store
+// in dir.
+func boltStores(t *testing.T, dir string) stores {
+	t.Helper()
+	path := filepath.Join(dir, "raft.db")
+	b, err := raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{Timeout: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, err := raft.NewFileSnapshotStore(dir, 1, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	var cerr error
+	s := stores{logs: b, stable: b, snaps: snaps, bolt: path, close: func() error {
+		once.Do(func() { cerr = b.Close() })
+		return cerr
+	}}
+	t.Cleanup(func() { _ = s.close() })
+	return s
+}
+
+// add starts a fresh node named id.
+func (c *cluster) add(id string, opts ...nodeOptions) *node {
+	return c.startNode(raft.ServerID(id), "", memStores(), opts...)
+}
+
+// restart starts a node again on old's storage and address, as a new
+// process would: a new tracker, a new Observer.
+func (c *cluster) restart(old *node, opts ...nodeOptions) *node {
+	c.t.Helper()
+	if old.r.State() != raft.Shutdown {
+		c.t.Fatalf("%s: restart of a running node", old.id)
+	}
+	s := old.stores
+	if s.bolt != "" {
+		if err := s.close(); err != nil {
+			c.t.Fatal(err)
+		}
+		s = boltStores(c.t, filepath.Dir(s.bolt))
+	}
+	return c.startNode(old.id, old.addr, s, opts...)
+}
+
+func (c *cluster) startNode(id raft.ServerID, addr raft.ServerAddress, st stores, opts ...nodeOptions) *node {
+	t := c.t
+	t.Helper()
+	var o nodeOptions
+	for _, x := range opts {
+		o.tracker = append(o.tracker, x.tracker...)
+		o.observer = append(o.observer, x.observer...)
+	}
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	tracker, err := otellifecycle.New(append([]otellifecycle.Option{
+		otellifecycle.WithMeterProvider(mp),
+		otellifecycle.WithLogger(slog.New(slog.DiscardHandler)),
+		otellifecycle.WithAttributes(attribute.String("node.id", string(id))),
+	}, o.tracker...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var trans raft.Transport
+	switch c.kind {
+	case tcp:
+		bind := string(addr)
+		if bind == "" {
+			bind = "127.0.0.1:0"
+		}
+		nt, err := raft.NewTCPTransport(bind, nil, 3, time.Second, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trans = nt
+	case inmem:
+		a, it := raft.NewInmemTransport(addr)
+		c.mu.Lock()
+		for _, other := range c.nodes {
+			if ot, ok := other.trans.(*raft.InmemTransport); ok && other.r.State() != raft.Shutdown {
+				it.Connect(other.addr, ot)
+				ot.Connect(a, it)
+			}
+		}
+		c.mu.Unlock()
+		trans = it
+	}
+
+	r, err := raft.NewRaft(raftConfig(id), fsm{}, st.logs, st.stable, st.snaps, trans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{id: id, addr: trans.LocalAddr(), r: r, trans: trans, stores: st, tracker: tracker, reader: reader, started: time.Now()}
+	n.obs = lifecycleraft.Observe(r, tracker, id, append([]lifecycleraft.Option{
+		lifecycleraft.WithMeterProvider(mp),
+		lifecycleraft.WithLeaderlessTimeout(leaderless),
+		lifecycleraft.WithPollInterval(poll),
+	}, o.observer...)...)
+	t.Cleanup(func() {
+		n.obs.Close()
+		n.kill()
+		_ = st.close()
+		if err := tracker.Close(); err != nil {
+			t.Errorf("%s: tracker.Close: %v", id, err)
+		}
+		_ = mp.Shutdown(context.Background())
+	})
+	c.mu.Lock()
+	c.nodes = append(c.nodes, n)
+	c.mu.Unlock()
+	return n
+}
+
+// kill shuts Raft down the way a crash or an operator would, not through
+// the Observer, and closes every connection of its transport.
+func (n *node) kill() {
+	_ = n.r.Shutdown().Error()
+	if nt, ok := n.trans.(*raft.NetworkTransport); ok {
+		nt.CloseStreams()
+		_ = nt.Close()
+	}
+	if c, ok := n.trans.(raft.WithClose); ok {
+		_ = c.Close()
+	}
+}
+
+// live returns the nodes whose Raft runs.
+func (c *cluster) live() []*node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*node
+	for _, n := range c.nodes {
+		if n.r.State() != raft.Shutdown {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// leader waits for one live node to be the leader and returns it.
+func (c *cluster) leader() *node {
+	c.t.Helper()
+	var l *node
+	c.eventually("a leader", func() bool {
+		l = nil
+		for _, n := range c.live() {
+			if n.r.State() == raft.Leader {
+				l = n
+			}
+		}
+		return l != nil
+	})
+	return l
+}
+
+// followers returns the live nodes that are not l.
+func (c *cluster) followers(l *node) []*node {
+	return slices.DeleteFunc(c.live(), func(n *node) bool { return n == l })
+}
+
+// eventually polls cond until it holds, failing the test after waitFor.
+func (c *cluster) eventually(what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("no %s within %v", what, waitFor)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// addVoterVia returns a join function that asks target's Raft to add n, as
+// a service's join RPC to a seed would.
+func addVoterVia(target func() *node, n *node) func(context.Context) error {
+	return func(context.Context) error {
+		t := target()
+		if t == nil {
+			return errors.New("no seed")
+		}
+		return t.r.AddVoter(n.id, n.addr, 0, time.Second).Error()
+	}
+}
+
+// form makes a cluster of nodes: the first bootstraps alone, the others
+// join it through the Observer's Join, all at once, and every one is
+// Ready{len(nodes)} at the end.
+func (c *cluster) form(nodes ...*node) {
+	c.t.Helper()
+	ctx := c.t.Context()
+	first := nodes[0]
+	first.formedBy = "bootstrapping"
+	for _, n := range nodes[1:] {
+		n.formedBy = "joining"
+	}
+	if err := first.obs.Bootstrap(ctx, raft.Configuration{Servers: []raft.Server{
+		{Suffrage: raft.Voter, ID: first.id, Address: first.addr},
+	}}); err != nil {
+		c.t.Fatal(err)
+	}
+	first.waitState(c.t, "Ready", otellifecycle.State.IsReady)
+	errs := make(chan error, len(nodes))
+	for _, n := range nodes[1:] {
+		go func() { errs <- n.obs.Join(ctx, addVoterVia(c.leaderNow, n)) }()
+	}
+	for range nodes[1:] {
+		if err := <-errs; err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	for _, n := range nodes {
+		n.waitState(c.t, fmt.Sprintf("Ready{%d}", len(nodes)), isReady(len(nodes)))
+	}
+}
+
+// leaderNow returns the live leader, or nil: a join target that may be
+// missing, as a seed list's may.
+func (c *cluster) leaderNow() *node {
+	for _, n := range c.live() {
+		if n.r.State() == raft.Leader {
+			return n
+		}
+	}
+	return nil
+}
+
+func isReady(nodes int) func(otellifecycle.State) bool {
+	return func(s otellifecycle.State) bool { return s == otellifecycle.ReadyState(nodes) }
+}
+
+// waitState waits, within waitFor, until n's tracker satisfies until.
+func (n *node) waitState(t testing.TB, what string, until func(otellifecycle.State) bool) otellifecycle.State {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	s, err := n.tracker.Wait(ctx, until)
+	if err != nil {
+		t.Fatalf("%s: not %s within %v (%v): now %v; history %s", n.id, what, waitFor, err, s, n.timeline(time.Time{}))
+	}
+	return s
+}
+
+// waitLeaderOtherThan waits until n's Raft knows a leader that is not
+// old, and returns when it did.
+func (n *node) waitLeaderOtherThan(t testing.TB, old raft.ServerID) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for {
+		if _, id := n.r.LeaderWithID(); id != "" && id != old {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no new leader within %v", n.id, waitFor)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// short writes a state as the tests compare it: the label, with its
+// payload after a colon ("joining:0", "ready:3", "failed:<reason>").
+func short(s otellifecycle.State) string {
+	switch s.Phase {
+	case otellifecycle.Joining:
+		return fmt.Sprintf("joining:%d", s.Attempt)
+	case otellifecycle.Ready:
+		return fmt.Sprintf("ready:%d", s.Nodes)
+	case otellifecycle.Failed:
+		return "failed:" + s.Reason
+	}
+	return s.Label()
+}
+
+// states is the tracker's whole path, from its initial Starting.
+func (n *node) states(t testing.TB) []string {
+	t.Helper()
+	h := n.tracker.History()
+	if len(h) == 0 {
+		return []string{"starting"}
+	}
+	if h[0].Seq != 1 {
+		t.Fatalf("%s: history starts at seq %d: longer than the history kept", n.id, h[0].Seq)
+	}
+	out := []string{short(h[0].From)}
+	for _, tr := range h {
+		out = append(out, short(tr.To))
+	}
+	return out
+}
+
+// phases is states with the payloads dropped and repeats merged: the
+// shape of the path, for where the payloads depend on timing (Ready{1},
+// Ready{2}, Ready{3} while nodes join).
+func (n *node) phases(t testing.TB) []string {
+	var out []string
+	for _, s := range n.states(t) {
+		p, _, _ := strings.Cut(s, ":")
+		if len(out) == 0 || out[len(out)-1] != p {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (n *node) wantStates(t testing.TB, want ...string) {
+	t.Helper()
+	if got := n.states(t); !slices.Equal(got, want) {
+		t.Errorf("%s: states %q, want %q", n.id, got, want)
+	}
+}
+
+func (n *node) wantPhases(t testing.TB, want ...string) {
+	t.Helper()
+	if got := n.phases(t); !slices.Equal(got, want) {
+		t.Errorf("%s: phases %q, want %q (states %q)", n.id, got, want, n.states(t))
+	}
+}
+
+// timeline writes the history with times relative to since (or to the
+// node's start), for the logs of the fault scenarios.
+func (n *node) timeline(since time.Time) string {
+	if since.IsZero() {
+		since = n.started
+	}
+	var b strings.Builder
+	for _, tr := range n.tracker.History() {
+		fmt.Fprintf(&b, " [%+.3fs %s]", tr.At.Sub(since).Seconds(), short(tr.To))
+	}
+	return b.String()
+}
+
+// notReadyAfter is how long n's tracker was not Ready between since and
+// until, from its history.
+func (n *node) notReadyAfter(since, until time.Time) time.Duration {
+	ready := n.readyAt(since)
+	var total time.Duration
+	from := since
+	for _, tr := range n.tracker.History() {
+		if !tr.At.After(since) || tr.At.After(until) {
+			continue
+		}
+		if !ready {
+			total += tr.At.Sub(from)
+		}
+		ready, from = tr.To.IsReady(), tr.At
+	}
+	if !ready {
+		total += until.Sub(from)
+	}
+	return total
+}
+
+// readyAt says whether n's tracker was Ready at instant at.
+func (n *node) readyAt(at time.Time) bool {
+	ready := false
+	for _, tr := range n.tracker.History() {
+		if tr.At.After(at) {
+			break
+		}
+		ready = tr.To.IsReady()
+	}
+	return ready
+}
+
+// failedAt returns when n's tracker first entered Failed after since.
+func (n *node) failedAt(since time.Time) (time.Time, otellifecycle.State, bool) {
+	for _, tr := range n.tracker.History() {
+		if tr.At.After(since) && tr.To.Phase == otellifecycle.Failed {
+			return tr.At, tr.To, true
+		}
+	}
+	return time.Time{}, otellifecycle.State{}, false
+}
+
+// collect reads every metric of n's meter provider, by name.
+func (n *node) collect(t testing.TB) map[string]metricdata.Metrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := n.reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]metricdata.Metrics{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			out[m.Name] = m
+		}
+	}
+	return out
+}
+
+// wantGauge checks the tracker's one-hot state gauge: every label
+// reported, want's at 1, the others at 0.
+func (n *node) wantGauge(t testing.TB, want otellifecycle.Phase) {
+	t.Helper()
+	var g metricdata.Gauge[int64]
+	for _, l := range otellifecycle.AllLabels() {
+		v := int64(0)
+		if l == string(want) {
+			v = 1
+		}
+		g.DataPoints = append(g.DataPoints, metricdata.DataPoint[int64]{
+			Attributes: attribute.NewSet(attribute.String("node.id", string(n.id)), attribute.String("state", l)),
+			Value:      v,
+		})
+	}
+	got, ok := n.collect(t)[otellifecycle.DefaultMetricName]
+	if !ok {
+		t.Fatalf("%s: no %s", n.id, otellifecycle.DefaultMetricName)
+	}
+	metricdatatest.AssertAggregationsEqual(t, g, got.Data, metricdatatest.IgnoreTimestamp())
+}
+
+// fsm is a state machine that keeps nothing: the tests are about
+// membership, not data.
+type fsm struct{}
+
+func (fsm) Apply(*raft.Log) any                 { return nil }
+func (fsm) Snapshot() (raft.FSMSnapshot, error) { return snapshot{}, nil }
+func (fsm) Restore(rc io.ReadCloser) error      { return rc.Close() }
+
+type snapshot struct{}
+
+func (snapshot) Persist(sink raft.SnapshotSink) error { return sink.Close() }
+func (snapshot) Release()                             {}

@@ -1,0 +1,318 @@
+package lifecycleraft_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+// A leader election is not an outage: when the leader dies, the survivors
+// stay Ready through the election (it is far shorter than the leaderless
+// timeout), the dead node's own tracker says Raft shut down without being
+// asked, and when the new leader removes the dead server the survivors
+// follow the configuration to Ready{n-1}.
+func TestLeaderKilledSurvivorsStayReady(t *testing.T) { leaderKilled(t, 3) }
+
+// The same with five nodes.
+func TestLeaderKilledFiveNodesSurvivorsStayReady(t *testing.T) { leaderKilled(t, 5) }
+
+func leaderKilled(t *testing.T, size int) {
+	c := newCluster(t, tcp)
+	var nodes []*node
+	for i := range size {
+		nodes = append(nodes, c.add(fmt.Sprintf("n%d", i+1)))
+	}
+	c.form(nodes...)
+	old := c.leader()
+	survivors := c.followers(old)
+
+	killed := time.Now()
+	old.kill()
+	old.waitState(t, "Failed", func(s otellifecycle.State) bool { return s == otellifecycle.FailedState("raft shut down") })
+	for _, s := range survivors {
+		elected := s.waitLeaderOtherThan(t, old.id)
+		_, l := s.r.LeaderWithID()
+		t.Logf("%s: Raft knew the new leader %s %v after the kill", s.id, l, elected.Sub(killed).Round(time.Millisecond))
+	}
+	newLeader := c.leader()
+	// Let the survivors' Observers poll a few times past the election.
+	time.Sleep(4 * poll)
+	settled := time.Now()
+	for _, s := range survivors {
+		notReady := s.notReadyAfter(killed, settled)
+		t.Logf("%s: tracker not Ready for %v of the failover; since the kill:%s", s.id, notReady, s.timeline(killed))
+		if notReady != 0 {
+			t.Errorf("%s: not Ready for %v during a failover shorter than the leaderless timeout", s.id, notReady)
+		}
+		if _, f, ok := s.failedAt(killed); ok {
+			t.Errorf("%s: %v during a failover", s.id, f)
+		}
+	}
+
+	// The configuration still lists the dead node until someone removes it;
+	// then every survivor follows it (followers at their next poll).
+	if err := newLeader.r.RemoveServer(old.id, 0, time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range survivors {
+		s.waitState(t, fmt.Sprintf("Ready{%d}", size-1), isReady(size-1))
+		s.wantGauge(t, otellifecycle.Ready)
+		if got := s.states(t); got[len(got)-2] != fmt.Sprintf("ready:%d", size) {
+			t.Errorf("%s: states %q, want ready:%d before ready:%d", s.id, got, size, size-1)
+		}
+	}
+	old.wantGauge(t, otellifecycle.Failed)
+	if got := old.states(t); got[len(got)-1] != "failed:raft shut down" {
+		t.Errorf("%s: states %q, want failed:raft shut down last", old.id, got)
+	}
+}
+
+// When two of three nodes go down, the survivor (the leader, which steps
+// down for want of a quorum) is Failed once it has had no leader for the
+// leaderless timeout, and not before, with the reason; when the two come
+// back on their storage (Restarting, then Ready) it is Ready again.
+func TestQuorumLostFailsAfterTimeoutAndRecovers(t *testing.T) {
+	c := newCluster(t, tcp)
+	n1, n2, n3 := c.add("n1"), c.add("n2"), c.add("n3")
+	c.form(n1, n2, n3)
+	survivor := c.leader()
+	down := c.followers(survivor)
+
+	lost := time.Now()
+	for _, d := range down {
+		d.kill()
+	}
+	failed := survivor.waitState(t, "Failed", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Failed })
+	wantReason := fmt.Sprintf("no leader for more than %v (last leader %s)", leaderless, survivor.id)
+	if failed.Reason != wantReason {
+		t.Errorf("reason %q, want %q", failed.Reason, wantReason)
+	}
+	failedAt, _, _ := survivor.failedAt(lost)
+	t.Logf("%s: Failed %v after quorum was lost (leaderless timeout %v)", survivor.id, failedAt.Sub(lost).Round(time.Millisecond), leaderless)
+	if d := failedAt.Sub(lost); d < leaderless {
+		t.Errorf("Failed after %v, before the leaderless timeout %v", d, leaderless)
+	}
+	survivor.wantGauge(t, otellifecycle.Failed)
+
+	back := time.Now()
+	var again []*node
+	for _, d := range down {
+		again = append(again, c.restart(d))
+	}
+	survivor.waitState(t, "Ready{3}", isReady(3))
+	readyAt := time.Now()
+	t.Logf("%s: Ready %v after the two nodes restarted; since quorum was lost:%s",
+		survivor.id, readyAt.Sub(back).Round(time.Millisecond), survivor.timeline(lost))
+	survivor.wantPhases(t, "starting", survivor.formedBy, "ready", "failed", "ready")
+	survivor.wantGauge(t, otellifecycle.Ready)
+	for _, d := range down {
+		if got := d.states(t); got[len(got)-1] != "failed:raft shut down" {
+			t.Errorf("%s: states %q, want failed:raft shut down last", d.id, got)
+		}
+	}
+	for _, a := range again {
+		a.waitState(t, "Ready{3}", isReady(3))
+		a.wantStates(t, "starting", "restarting", "ready:3")
+		a.wantGauge(t, otellifecycle.Ready)
+		t.Logf("%s (restarted):%s", a.id, a.timeline(back))
+	}
+}
+
+// A network partition (in-memory transport, so the cut is exact): the
+// isolated follower is Failed after the leaderless timeout, the majority
+// keeps its leader and stays Ready throughout, and after the heal the
+// isolated node is Ready again.
+func TestPartitionedMinorityFailsMajorityStaysReady(t *testing.T) {
+	c := newCluster(t, inmem)
+	n1, n2, n3 := c.add("n1"), c.add("n2"), c.add("n3")
+	c.form(n1, n2, n3)
+	l := c.leader()
+	iso := c.followers(l)[0]
+	majority := c.followers(iso)
+
+	cut := time.Now()
+	iso.trans.(*raft.InmemTransport).DisconnectAll()
+	for _, m := range majority {
+		m.trans.(*raft.InmemTransport).Disconnect(iso.addr)
+	}
+	failed := iso.waitState(t, "Failed", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Failed })
+	if want := fmt.Sprintf("no leader for more than %v (last leader %s)", leaderless, l.id); failed.Reason != want {
+		t.Errorf("reason %q, want %q", failed.Reason, want)
+	}
+	failedAt, _, _ := iso.failedAt(cut)
+	t.Logf("%s: Failed %v after the cut", iso.id, failedAt.Sub(cut).Round(time.Millisecond))
+	if d := failedAt.Sub(cut); d < leaderless {
+		t.Errorf("Failed %v after the cut, before the leaderless timeout %v", d, leaderless)
+	}
+	iso.wantGauge(t, otellifecycle.Failed)
+
+	heal := time.Now()
+	for _, m := range majority {
+		mt, it := m.trans.(*raft.InmemTransport), iso.trans.(*raft.InmemTransport)
+		mt.Connect(iso.addr, it)
+		it.Connect(m.addr, mt)
+	}
+	iso.waitState(t, "Ready{3}", isReady(3))
+	t.Logf("%s: Ready %v after the heal;%s", iso.id, time.Since(heal).Round(time.Millisecond), iso.timeline(cut))
+	iso.wantGauge(t, otellifecycle.Ready)
+	if got := iso.states(t); !strings.HasPrefix(got[len(got)-2], "failed:") || got[len(got)-1] != "ready:3" {
+		t.Errorf("%s: states %q, want … failed, ready:3", iso.id, got)
+	}
+	for _, m := range majority {
+		if d := m.notReadyAfter(cut, time.Now()); d != 0 {
+			t.Errorf("%s (majority): not Ready for %v during the partition:%s", m.id, d, m.timeline(cut))
+		}
+		m.wantGauge(t, otellifecycle.Ready)
+	}
+}
+
+// A node that the service stops and starts again on its BoltDB state is
+// Stopping, then, as a new process, Restarting until it hears from the
+// leader, then Ready; the others never notice a change of phase.
+func TestRestartOnBoltDBIsRestartingThenReady(t *testing.T) {
+	c := newCluster(t, tcp)
+	var nodes []*node
+	for _, id := range []string{"n1", "n2", "n3"} {
+		nodes = append(nodes, c.startNode(raft.ServerID(id), "", boltStores(t, t.TempDir())))
+	}
+	c.form(nodes...)
+	f := c.followers(c.leader())[0]
+
+	stopped := time.Now()
+	if err := f.obs.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.states(t); got[len(got)-2] != "ready:3" || got[len(got)-1] != "stopping" {
+		t.Errorf("%s: states %q, want … ready:3, stopping", f.id, got)
+	}
+	f.wantGauge(t, otellifecycle.Stopping)
+
+	again := c.restart(f)
+	again.waitState(t, "Ready{3}", isReady(3))
+	again.wantStates(t, "starting", "restarting", "ready:3")
+	again.wantGauge(t, otellifecycle.Ready)
+	h := again.tracker.History()
+	t.Logf("%s: restarted on %s; Restarting for %v;%s", again.id, f.stores.bolt,
+		h[1].InPhase.Round(time.Millisecond), again.timeline(stopped))
+	for _, n := range c.followers(f) {
+		if n == again {
+			continue
+		}
+		if d := n.notReadyAfter(stopped, time.Now()); d != 0 {
+			t.Errorf("%s: not Ready for %v while a follower restarted", n.id, d)
+		}
+	}
+}
+
+// A node removed from the configuration is Failed{"removed from the
+// configuration"}, the others follow to Ready{2}; Failed is not terminal:
+// joined again, the node is Ready{3}.
+func TestRemovedNodeFailsAndMayJoinAgain(t *testing.T) {
+	c := newCluster(t, tcp)
+	n1, n2, n3 := c.add("n1"), c.add("n2"), c.add("n3")
+	c.form(n1, n2, n3)
+	l := c.leader()
+	gone := c.followers(l)[0]
+
+	removed := time.Now()
+	if err := l.r.RemoveServer(gone.id, 0, time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	gone.waitState(t, "Failed{removed}", func(s otellifecycle.State) bool {
+		return s == otellifecycle.FailedState("removed from the configuration")
+	})
+	gone.wantGauge(t, otellifecycle.Failed)
+	for _, n := range c.followers(gone) {
+		n.waitState(t, "Ready{2}", isReady(2))
+	}
+	t.Logf("%s: since the removal:%s", gone.id, gone.timeline(removed))
+
+	if err := gone.obs.Join(t.Context(), addVoterVia(c.leaderNow, gone)); err != nil {
+		t.Fatal(err)
+	}
+	gone.waitState(t, "Ready{3}", isReady(3))
+	tail := gone.states(t)[len(gone.states(t))-3:]
+	if want := []string{"failed:removed from the configuration", "joining:0", "ready:3"}; fmt.Sprint(tail) != fmt.Sprint(want) {
+		t.Errorf("%s: states end %q, want %q", gone.id, tail, want)
+	}
+	gone.wantGauge(t, otellifecycle.Ready)
+}
+
+// A removed node that then shuts down (Raft's own ShutdownOnRemove does
+// that on a removed leader) stays Failed for its removal: the shutdown is
+// its consequence, not news.
+func TestRemovedThenShutDownStaysFailedForTheRemoval(t *testing.T) {
+	c := newCluster(t, inmem)
+	n1, n2, n3 := c.add("n1"), c.add("n2"), c.add("n3")
+	c.form(n1, n2, n3)
+	l := c.leader()
+	gone := c.followers(l)[0]
+	if err := l.r.RemoveServer(gone.id, 0, time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	gone.waitState(t, "Failed{removed}", func(s otellifecycle.State) bool {
+		return s == otellifecycle.FailedState("removed from the configuration")
+	})
+	gone.kill()
+	time.Sleep(4 * poll)
+	gone.wantPhases(t, "starting", gone.formedBy, "ready", "failed")
+	if got := gone.states(t); got[len(got)-1] != "failed:removed from the configuration" {
+		t.Errorf("%s: states %q, want failed:removed from the configuration last", gone.id, got)
+	}
+	gone.wantGauge(t, otellifecycle.Failed)
+}
+
+// A graceful leave by the leader: Draining while it hands leadership over
+// and asks the new leader to remove it, Stopping when it shuts Raft down;
+// the others stay Ready and follow to Ready{2}.
+func TestGracefulLeaveIsDrainingThenStopping(t *testing.T) {
+	c := newCluster(t, tcp)
+	n1, n2, n3 := c.add("n1"), c.add("n2"), c.add("n3")
+	c.form(n1, n2, n3)
+	l := c.leader()
+	others := c.followers(l)
+
+	left := time.Now()
+	remove := func(context.Context) error {
+		_, id := l.r.LeaderWithID()
+		for _, n := range others {
+			if n.id == id {
+				return n.r.RemoveServer(l.id, 0, time.Second).Error()
+			}
+		}
+		return fmt.Errorf("leader %q is not one of the others", id)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	if err := l.obs.Leave(ctx, remove); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.tracker.Current(); got != otellifecycle.DrainingState() {
+		t.Fatalf("%s: %v after Leave, want draining", l.id, got)
+	}
+	l.wantGauge(t, otellifecycle.Draining)
+	for _, n := range others {
+		n.waitState(t, "Ready{2}", isReady(2))
+	}
+	time.Sleep(4 * poll) // a removed, draining node must not turn Failed
+	if err := l.obs.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.states(t); fmt.Sprint(got[len(got)-3:]) != fmt.Sprint([]string{"ready:3", "draining", "stopping"}) {
+		t.Errorf("%s: states %q, want … ready:3, draining, stopping", l.id, got)
+	}
+	l.wantGauge(t, otellifecycle.Stopping)
+	t.Logf("%s (left):%s", l.id, l.timeline(left))
+	for _, n := range others {
+		if d := n.notReadyAfter(left, time.Now()); d != 0 {
+			t.Errorf("%s: not Ready for %v while the leader left:%s", n.id, d, n.timeline(left))
+		}
+		n.wantGauge(t, otellifecycle.Ready)
+	}
+}

@@ -1,0 +1,153 @@
+package lifecycleraft
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// The helpers in this file run what the service asks of Raft (bootstrap,
+// join, leave, shut down) and tell the Observer about it, so the phase says
+// what the node is doing, not only what Raft reports afterwards. Each moves
+// the tracker before it acts, on the caller's goroutine and with the
+// caller's ctx (its trace context goes with the transition).
+
+// Bootstrap moves the tracker to Bootstrapping and bootstraps Raft with cfg
+// (raft.Raft.BootstrapCluster), returning its error. The node stays
+// Bootstrapping until it sees the first leader. When Raft refuses, the
+// Bootstrapping intent is dropped: with raft.ErrCantBootstrap (the node has
+// state already; Raft says it can be ignored) the node shows what its state
+// says, Restarting or Ready.
+//
+// A service may call r.BootstrapCluster itself instead: the Observer then
+// sees a configuration holding this node and no leader on a node that had
+// no state, and shows Bootstrapping too, from its next poll.
+func (o *Observer) Bootstrap(ctx context.Context, cfg raft.Configuration) error {
+	o.update(ctx, func(f *facts) { f.bootstrapping = true })
+	err := o.r.BootstrapCluster(cfg).Error()
+	if err != nil {
+		o.update(ctx, func(f *facts) { f.bootstrapping = false })
+	}
+	return err
+}
+
+// Join asks a leader to add this node, by calling join (the service's own
+// request: an RPC to a seed, an HTTP call) until it returns nil, on the
+// WithJoinBackoff schedule (by default the origin's: 8 attempts, waiting
+// 0, 0.25, 0.5, 1, 2, 4, 8 and 16 s before them). Each attempt i, counted
+// from 0, shows as Joining{i} while it runs and until the next one starts.
+//
+// Join returns:
+//
+//   - nil when join returned nil: the node stays Joining until it sees a
+//     leader and itself in the configuration, then is Ready (wait for that
+//     with the tracker's WaitReady). Join returns nil at once, without
+//     calling join, when the node is a member with a leader already.
+//   - ctx's error when ctx ends first; the Joining intent is dropped, and
+//     the node shows what Raft says (Starting, Restarting …).
+//   - the last attempt's error, wrapped, when every attempt failed; the
+//     node is then Failed{"join failed after N attempts: <error>"}.
+//
+// join gets ctx and should honour it.
+func (o *Observer) Join(ctx context.Context, join func(ctx context.Context) error) error {
+	o.mu.Lock()
+	member := o.f.leader != "" && o.f.member
+	o.mu.Unlock()
+	if member {
+		return nil
+	}
+	delays := o.cfg.joinBackoff
+	var err error
+	for attempt, delay := range delays {
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				o.update(ctx, func(f *facts) { f.joining = false })
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		o.update(ctx, func(f *facts) {
+			f.joining, f.attempt, f.joinFailed = true, uint32(attempt), ""
+		})
+		if err = join(ctx); err == nil {
+			// The node is being added: it stays Joining until it sees a
+			// leader and itself in the configuration (see refresh).
+			return nil
+		}
+		if ctx.Err() != nil {
+			o.update(ctx, func(f *facts) { f.joining = false })
+			return ctx.Err()
+		}
+	}
+	err = fmt.Errorf("join failed after %d attempts: %w", len(delays), err)
+	o.update(ctx, func(f *facts) { f.joining, f.joinFailed = false, err.Error() })
+	return fmt.Errorf("lifecycleraft: %w", err)
+}
+
+// Leave is the graceful start of a departure: it moves the tracker to
+// Draining (for good: Shutdown is the only way on), then, when this node is
+// the leader, hands leadership over (raft.Raft.LeadershipTransfer) and waits,
+// within ctx, until this node knows the new leader; then it calls remove,
+// when not nil: the service's own request that the leader remove this
+// server (raft.Raft.RemoveServer on the leader, usually through an RPC),
+// which it may skip for a planned restart that keeps the membership.
+//
+// While Draining, a removal from the configuration is expected and is not
+// a failure, and Raft shutting down shows Stopping. Leave returns the
+// transfer's, the wait's or remove's error; whatever it returns, the node
+// is Draining and the service goes on with Shutdown.
+func (o *Observer) Leave(ctx context.Context, remove func(ctx context.Context) error) error {
+	o.update(ctx, func(f *facts) { f.leaving = true })
+	if o.r.State() == raft.Leader {
+		if err := o.r.LeadershipTransfer().Error(); err != nil {
+			return fmt.Errorf("lifecycleraft: Leave: leadership transfer: %w", err)
+		}
+		if err := o.awaitOtherLeader(ctx); err != nil {
+			return fmt.Errorf("lifecycleraft: Leave: waiting for the new leader: %w", err)
+		}
+	}
+	if remove == nil {
+		return nil
+	}
+	if err := remove(ctx); err != nil {
+		return fmt.Errorf("lifecycleraft: Leave: %w", err)
+	}
+	return nil
+}
+
+// awaitOtherLeader waits until Raft names a leader other than this node.
+// Raft has no notification for a follower's leader besides the
+// observations this Observer already consumes, so it polls, briefly.
+func (o *Observer) awaitOtherLeader(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, id := o.r.LeaderWithID(); id != "" && id != o.self {
+			return nil
+		}
+		if o.r.State() == raft.Shutdown {
+			return raft.ErrRaftShutdown
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Shutdown is how the service stops Raft: it moves the tracker to Stopping,
+// shuts Raft down and waits for it (raft.Raft.Shutdown, which also closes
+// a closable transport), then closes the Observer. It returns Raft's
+// error. Raft shutting down any other way (and not after Leave) is Failed.
+func (o *Observer) Shutdown() error {
+	o.update(context.Background(), func(f *facts) { f.stopping = true })
+	err := o.r.Shutdown().Error()
+	o.Close()
+	return err
+}

@@ -1,0 +1,145 @@
+package lifecycleraft_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+// raftMetrics collects n's Raft instruments, checking their scope.
+func raftMetrics(t testing.TB, n *node) map[string]metricdata.Metrics {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := n.reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]metricdata.Metrics{}
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != lifecycleraft.ScopeName {
+			continue
+		}
+		if sm.Scope.Version != lifecycleraft.Version {
+			t.Fatalf("scope version %q, want %q", sm.Scope.Version, lifecycleraft.Version)
+		}
+		for _, m := range sm.Metrics {
+			out[m.Name] = m
+		}
+	}
+	return out
+}
+
+// wantRaftMetrics checks every Raft instrument but last_contact, whose
+// value is a time; it returns last_contact's points.
+func wantRaftMetrics(t testing.TB, n *node, leader, elected, voters, nonvoters int64, attrs ...attribute.KeyValue) []metricdata.DataPoint[float64] {
+	t.Helper()
+	got := raftMetrics(t, n)
+	set := attribute.NewSet(attrs...)
+	with := func(kv attribute.KeyValue) attribute.Set {
+		return attribute.NewSet(append(append([]attribute.KeyValue{}, attrs...), kv)...)
+	}
+	want := []metricdata.Metrics{{
+		Name: "cluster.lifecycle.raft.leader", Unit: "{leader}",
+		Description: "1 while this node is the Raft leader, else 0.",
+		Data:        metricdata.Gauge[int64]{DataPoints: []metricdata.DataPoint[int64]{{Attributes: set, Value: leader}}},
+	}, {
+		Name: "cluster.lifecycle.raft.leader.changes", Unit: "{change}",
+		Description: "Leaders this node has seen elected (each Raft LeaderObservation that names a leader).",
+		Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true,
+			DataPoints: []metricdata.DataPoint[int64]{{Attributes: set, Value: elected}}},
+	}, {
+		Name: "cluster.lifecycle.raft.servers", Unit: "{server}",
+		Description: "Servers in this node's latest Raft configuration, by suffrage (voter, nonvoter).",
+		Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: false,
+			DataPoints: []metricdata.DataPoint[int64]{
+				{Attributes: with(attribute.String("suffrage", "voter")), Value: voters},
+				{Attributes: with(attribute.String("suffrage", "nonvoter")), Value: nonvoters},
+			}},
+	}}
+	for _, w := range want {
+		metricdatatest.AssertEqual(t, w, got[w.Name], metricdatatest.IgnoreTimestamp())
+	}
+	lc, ok := got["cluster.lifecycle.raft.last_contact"]
+	if !ok {
+		return nil
+	}
+	if lc.Unit != "s" {
+		t.Errorf("last_contact unit %q, want s", lc.Unit)
+	}
+	return lc.Data.(metricdata.Gauge[float64]).DataPoints
+}
+
+// The Raft instruments say who leads, how many leaders were seen, how long
+// since the leader was heard and the configuration by suffrage, with the
+// WithAttributes attributes; a nonvoter is Ready, counted as a nonvoter
+// and not in Ready's Nodes; Close takes the instruments away.
+func TestRaftInstrumentsAndNonvoter(t *testing.T) {
+	shard := attribute.String("raft.group", "shard-7")
+	opts := nodeOptions{observer: []lifecycleraft.Option{lifecycleraft.WithAttributes(shard)}}
+	c := newCluster(t, inmem)
+	n1, n2 := c.add("n1", opts), c.add("n2", opts)
+
+	if pts := wantRaftMetrics(t, n1, 0, 0, 0, 0, shard); len(pts) != 0 {
+		t.Errorf("last_contact %v before any contact, want no point", pts)
+	}
+	if err := n1.obs.Bootstrap(t.Context(), raft.Configuration{Servers: []raft.Server{
+		{Suffrage: raft.Voter, ID: n1.id, Address: n1.addr},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	n1.waitState(t, "Ready{1}", isReady(1))
+	if err := n1.r.AddNonvoter(n2.id, n2.addr, 0, time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	n2.waitState(t, "Ready{1}", isReady(1))
+	// A fresh node may hear from the leader before the configuration that
+	// holds it arrives: Joining for that moment, as the mapping says.
+	if got := n2.phases(t); len(got) == 2 {
+		n2.wantStates(t, "starting", "ready:1")
+	} else {
+		n2.wantStates(t, "starting", "joining:0", "ready:1")
+	}
+	n2.wantGauge(t, otellifecycle.Ready)
+	c.eventually("n1 counting the nonvoter", func() bool {
+		m := raftMetrics(t, n1)["cluster.lifecycle.raft.servers"]
+		return m.Data.(metricdata.Sum[int64]).DataPoints[1].Value == 1
+	})
+
+	pts := wantRaftMetrics(t, n1, 1, 1, 1, 1, shard)
+	if len(pts) != 1 || pts[0].Value != 0 || pts[0].Attributes != attribute.NewSet(shard) {
+		t.Errorf("leader's last_contact %+v, want one point at 0", pts)
+	}
+	pts = wantRaftMetrics(t, n2, 0, 1, 1, 1, shard)
+	if len(pts) != 1 || pts[0].Value < 0 || pts[0].Value > leaderless.Seconds() {
+		t.Errorf("follower's last_contact %+v, want one point in [0, %v]", pts, leaderless.Seconds())
+	}
+
+	n1.obs.Close()
+	n1.obs.Close() // idempotent
+	if got := raftMetrics(t, n1); len(got) != 0 {
+		t.Errorf("after Close: %d Raft instruments still reported", len(got))
+	}
+	n1.wantGauge(t, otellifecycle.Ready) // Close leaves the tracker as it was
+}
+
+// Raft shut down after Leave, even not through Shutdown, is Stopping: the
+// service asked to leave; without Leave it is Failed (see the fault tests).
+func TestRaftShutDownAfterLeaveIsStopping(t *testing.T) {
+	c := newCluster(t, inmem)
+	n1, n2, n3 := c.add("n1"), c.add("n2"), c.add("n3")
+	c.form(n1, n2, n3)
+	f := c.followers(c.leader())[0]
+	if err := f.obs.Leave(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	f.kill()
+	f.waitState(t, "Stopping", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Stopping })
+	f.wantPhases(t, "starting", f.formedBy, "ready", "draining", "stopping")
+	f.wantGauge(t, otellifecycle.Stopping)
+}
