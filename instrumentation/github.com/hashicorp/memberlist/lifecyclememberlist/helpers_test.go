@@ -1,0 +1,237 @@
+package lifecyclememberlist_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist"
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+// within bounds every wait of these tests. Memberlist's failure detection
+// takes a few seconds with testConfig; the rest takes milliseconds.
+const within = 20 * time.Second
+
+// testConfig is memberlist's local config on 127.0.0.1 with a port of the
+// kernel's choosing, quiet, with probes and gossip fast enough for tests
+// and slow enough for -race on a shared machine: a member that dies is
+// declared dead in about a second.
+func testConfig(name string) *memberlist.Config {
+	c := memberlist.DefaultLocalConfig()
+	c.Name = name
+	c.BindAddr = "127.0.0.1"
+	c.BindPort = 0
+	c.Logger = log.New(io.Discard, "", 0)
+	c.ProbeInterval = 200 * time.Millisecond
+	c.ProbeTimeout = 100 * time.Millisecond
+	c.GossipInterval = 20 * time.Millisecond
+	c.PushPullInterval = 2 * time.Second
+	c.GossipToTheDeadTime = 2 * time.Second
+	c.TCPTimeout = 500 * time.Millisecond
+	return c
+}
+
+// node is one instrumented member of a test cluster: its Observer, its
+// tracker and the ManualReader of the tracker's meter.
+type node struct {
+	obs    *lifecyclememberlist.Observer
+	tr     *otellifecycle.Tracker
+	reader *sdkmetric.ManualReader
+}
+
+// addr is the address other nodes join this one at.
+func (n *node) addr() string { return n.obs.Memberlist().LocalNode().Address() }
+
+// setup holds what a test changes in a node before it is created.
+type setup struct {
+	conf    func(*memberlist.Config)
+	opts    []lifecyclememberlist.Option
+	tracker []otellifecycle.Option
+}
+
+// start creates an instrumented node on testConfig(name), changed by s.
+// Its memberlist is shut down, and its tracker closed, when the test ends.
+func start(t *testing.T, name string, s setup) *node {
+	t.Helper()
+	if _, loaded := memberlistsOf.LoadOrStore(t, true); !loaded {
+		t.Cleanup(func() { // after every node of t is shut down
+			memberlistsOf.Delete(t)
+			awaitMemberlistGone(t)
+		})
+	}
+	tr, reader := newTracker(t, s.tracker...)
+	conf := testConfig(name)
+	if s.conf != nil {
+		s.conf(conf)
+	}
+	obs, err := lifecyclememberlist.Create(conf, tr, s.opts...)
+	if err != nil {
+		t.Fatalf("Create %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = obs.Shutdown() })
+	return &node{obs: obs, tr: tr, reader: reader}
+}
+
+// memberlistsOf holds the tests that started a node and have not ended.
+var memberlistsOf sync.Map
+
+// awaitMemberlistGone waits, within the deadline, until no goroutine runs
+// memberlist's code. Memberlist's Shutdown returns before a probe in flight
+// ends: the probe waits for its ack until ProbeInterval, scaled up by a poor
+// health score, has passed. goleak retries for less than half a second, so
+// without this wait it could report the probe of a test that ended last;
+// with it, the memberlist goroutines that are still there after the
+// deadline fail the test that left them.
+func awaitMemberlistGone(t *testing.T) {
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(within)
+	for {
+		n := runtime.Stack(buf, true)
+		if !bytes.Contains(buf[:n], []byte("github.com/hashicorp/memberlist.")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("memberlist goroutines outlived their Shutdown by %v:\n%s", within, buf[:n])
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// newTracker returns a quiet tracker on a real SDK meter with a
+// ManualReader, closed when the test ends.
+func newTracker(t *testing.T, opts ...otellifecycle.Option) (*otellifecycle.Tracker, *sdkmetric.ManualReader) {
+	t.Helper()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	tr, err := otellifecycle.New(append([]otellifecycle.Option{
+		otellifecycle.WithMeterProvider(mp),
+		otellifecycle.WithLogger(slog.New(slog.DiscardHandler)),
+	}, opts...)...)
+	if err != nil {
+		t.Fatalf("otellifecycle.New: %v", err)
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	return tr, reader
+}
+
+// cluster starts size nodes named n0, n1 …: n0 starts the cluster (Join
+// without seeds), the others join it one by one. It returns once every
+// node is Ready{size}.
+func cluster(t *testing.T, size int) []*node {
+	t.Helper()
+	nodes := make([]*node, size)
+	for i := range nodes {
+		nodes[i] = start(t, fmt.Sprintf("n%d", i), setup{})
+		var seeds []string
+		if i > 0 {
+			seeds = []string{nodes[0].addr()}
+		}
+		if err := nodes[i].obs.Join(t.Context(), seeds); err != nil {
+			t.Fatalf("n%d: Join: %v", i, err)
+		}
+	}
+	for _, n := range nodes {
+		waitFor(t, n, otellifecycle.ReadyState(size))
+	}
+	return nodes
+}
+
+// waitFor waits, within the deadline, until n's tracker is in want.
+func waitFor(t *testing.T, n *node, want otellifecycle.State) time.Time {
+	t.Helper()
+	return waitUntil(t, n, want.Detail(), func(s otellifecycle.State) bool { return s == want })
+}
+
+// waitUntil waits, within the deadline, until n's tracker is in a state
+// that satisfies until, and returns when it got there.
+func waitUntil(t *testing.T, n *node, what string, until func(otellifecycle.State) bool) time.Time {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), within)
+	defer cancel()
+	if got, err := n.tr.Wait(ctx, until); err != nil {
+		t.Fatalf("%s: not %s within %v: %v (history %v)", n.obs.Memberlist().LocalNode().Name, what, within, err, got)
+	}
+	return time.Now()
+}
+
+// states returns the states n's tracker went through, oldest first,
+// Starting excluded.
+func states(n *node) []otellifecycle.State {
+	var out []otellifecycle.State
+	for _, tr := range n.tr.History() {
+		out = append(out, tr.To)
+	}
+	return out
+}
+
+// assertTail fails the test unless n's last states are want, in order.
+func assertTail(t *testing.T, n *node, want ...otellifecycle.State) {
+	t.Helper()
+	got := states(n)
+	if len(got) < len(want) || !slices.Equal(got[len(got)-len(want):], want) {
+		t.Fatalf("%s: states %v, want them to end in %v", n.obs.Memberlist().LocalNode().Name, got, want)
+	}
+}
+
+// assertGauge fails the test unless the tracker's one-hot state gauge, as
+// collected by n's ManualReader, has label at 1 and every other at 0.
+func assertGauge(t *testing.T, n *node, label string) {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := n.reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	var got metricdata.Metrics
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == otellifecycle.DefaultMetricName {
+				got = m
+			}
+		}
+	}
+	var want metricdata.Gauge[int64]
+	for _, l := range otellifecycle.AllLabels() {
+		var v int64
+		if l == label {
+			v = 1
+		}
+		want.DataPoints = append(want.DataPoints, metricdata.DataPoint[int64]{
+			Attributes: attribute.NewSet(attribute.String(otellifecycle.DefaultStateKey, l)),
+			Value:      v,
+		})
+	}
+	metricdatatest.AssertAggregationsEqual(t, want, got.Data, metricdatatest.IgnoreTimestamp())
+}
+
+// unusedAddr returns a 127.0.0.1 address that nothing listens on: a seed
+// that is down.
+func unusedAddr(t *testing.T) (addr string, port int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port = l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port), port
+}

@@ -1,0 +1,134 @@
+package lifecyclememberlist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+var errJoinInterrupted = errors.New("lifecyclememberlist: Join interrupted by Leave, Shutdown or Close")
+
+// Join joins the cluster through seeds (addresses as memberlist's Join takes
+// them) and moves the tracker as it goes. Attempt i (from 0) is Joining{i}: it
+// waits the backoff's i-th delay (WithJoinBackoff), then calls memberlist's
+// Join. The first attempt that contacts a seed makes the node Ready{alive}
+// and Join returns nil. When every attempt fails, the node is Failed with a
+// reason that names the seeds and the last error, and Join returns that
+// error. When ctx ends first, the node is Failed too and Join returns ctx's
+// error (wrapped); ctx cannot cut short a memberlist Join in progress.
+//
+// With no seeds the node starts a cluster of its own: it is Ready{alive} at
+// once (alive is 1 unless others have joined it already). The first node of a
+// cluster calls Join that way.
+//
+// Join may be called again, to retry after a failure for instance; it moves
+// the node through Joining even from Ready. One Join runs at a time, and none
+// after Leave, Shutdown or Close. A Leave, Shutdown or Close during a Join
+// ends it at its next step with an error, leaving the tracker to them.
+func (o *Observer) Join(ctx context.Context, seeds []string) error {
+	o.mu.Lock()
+	switch {
+	case o.closed.Load():
+		o.mu.Unlock()
+		return errors.New("lifecyclememberlist: Join after Close")
+	case o.mode == joining:
+		o.mu.Unlock()
+		return errors.New("lifecyclememberlist: Join while another Join is running")
+	case o.mode == draining || o.mode == stopping:
+		o.mu.Unlock()
+		return errors.New("lifecyclememberlist: Join after Leave or Shutdown")
+	}
+	o.mode = joining
+	o.mu.Unlock()
+
+	if len(seeds) == 0 {
+		return o.whileJoining(func() { o.enterReady(ctx) })
+	}
+	var last error
+	for i, delay := range o.cfg.backoff {
+		if ctx.Err() != nil {
+			return o.abandon(ctx, seeds)
+		}
+		if err := o.whileJoining(func() { o.enter(ctx, joining, otellifecycle.JoiningState(uint32(i))) }); err != nil {
+			return err
+		}
+		if delay > 0 {
+			timer := time.NewTimer(delay)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				return o.abandon(ctx, seeds)
+			case <-o.done:
+				timer.Stop()
+				return errJoinInterrupted
+			}
+		}
+		if _, err := o.ml.Join(seeds); err != nil {
+			last = err
+			continue
+		}
+		return o.whileJoining(func() { o.enterReady(ctx) })
+	}
+	n := len(o.cfg.backoff)
+	reason := fmt.Sprintf("join %v: %d attempts failed: %s", seeds, n, oneLine(last))
+	if err := o.whileJoining(func() { o.enter(ctx, joinFailed, otellifecycle.FailedState(reason)) }); err != nil {
+		return err
+	}
+	return &joinError{msg: "lifecyclememberlist: " + reason, last: last}
+}
+
+// joinError is Join's error when every attempt failed: the reason on one
+// line, wrapping memberlist's last error (whose own text spans lines).
+type joinError struct {
+	msg  string
+	last error
+}
+
+func (e *joinError) Error() string { return e.msg }
+func (e *joinError) Unwrap() error { return e.last }
+
+// whileJoining runs move under mu if the Join that calls it is still the
+// node's business: no Leave, Shutdown or Close came in between.
+func (o *Observer) whileJoining(move func()) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed.Load() || o.mode != joining {
+		return errJoinInterrupted
+	}
+	move()
+	return nil
+}
+
+// enterReady makes the node a member, Ready{alive}. The caller holds mu.
+func (o *Observer) enterReady(ctx context.Context) {
+	n, _ := o.members()
+	o.enter(ctx, member, otellifecycle.ReadyState(n))
+}
+
+// abandon ends a Join whose ctx ended: the node is Failed.
+func (o *Observer) abandon(ctx context.Context, seeds []string) error {
+	reason := fmt.Sprintf("join %v abandoned: %v", seeds, ctx.Err())
+	if err := o.whileJoining(func() { o.enter(ctx, joinFailed, otellifecycle.FailedState(reason)) }); err != nil {
+		return err
+	}
+	return fmt.Errorf("lifecyclememberlist: join %v abandoned: %w", seeds, ctx.Err())
+}
+
+// oneLine gives memberlist's Join error as one line: it is a go-multierror
+// ("2 errors occurred:\n\t* …"), whose errors are joined with "; " here.
+func oneLine(err error) string {
+	var multi interface{ WrappedErrors() []error }
+	if !errors.As(err, &multi) {
+		return err.Error()
+	}
+	parts := make([]string, 0, len(multi.WrappedErrors()))
+	for _, e := range multi.WrappedErrors() {
+		parts = append(parts, e.Error())
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,222 @@
+package lifecyclememberlist_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist"
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+func TestJoinCountsAttemptsUntilASeedStarts(t *testing.T) {
+	seedAddr, seedPort := unusedAddr(t)
+	backoff := []time.Duration{0, 50 * time.Millisecond}
+	for range 40 {
+		backoff = append(backoff, 100*time.Millisecond)
+	}
+	joiner := start(t, "joiner", setup{opts: []lifecyclememberlist.Option{lifecyclememberlist.WithJoinBackoff(backoff...)}})
+	joined := make(chan error, 1)
+	go func() { joined <- joiner.obs.Join(t.Context(), []string{seedAddr}) }()
+
+	// The seed is down for three attempts at least.
+	waitFor(t, joiner, otellifecycle.JoiningState(3))
+	seed := start(t, "seed", setup{conf: func(c *memberlist.Config) { c.BindPort = seedPort }})
+	if err := seed.obs.Join(t.Context(), nil); err != nil {
+		t.Fatalf("seed: Join: %v", err)
+	}
+	select {
+	case err := <-joined:
+		if err != nil {
+			t.Fatalf("joiner: Join: %v", err)
+		}
+	case <-time.After(within):
+		t.Fatalf("joiner: Join did not return within %v", within)
+	}
+
+	waitFor(t, joiner, otellifecycle.ReadyState(2))
+	waitFor(t, seed, otellifecycle.ReadyState(2))
+	got := states(joiner)
+	for i, s := range got[:len(got)-1] {
+		if s != otellifecycle.JoiningState(uint32(i)) {
+			t.Fatalf("joiner: states %v, want Joining{0}, Joining{1}, … then Ready{2}", got)
+		}
+	}
+	if len(got) < 5 || got[len(got)-1] != otellifecycle.ReadyState(2) {
+		t.Fatalf("joiner: states %v, want at least Joining{0} … Joining{3} then Ready{2}", got)
+	}
+	assertGauge(t, joiner, "ready")
+	assertGauge(t, seed, "ready")
+}
+
+func TestJoinFailsNamingTheSeedsWhenEveryAttemptFails(t *testing.T) {
+	a1, _ := unusedAddr(t)
+	a2, _ := unusedAddr(t)
+	joiner := start(t, "joiner", setup{opts: []lifecyclememberlist.Option{
+		lifecyclememberlist.WithJoinBackoff(0, 10*time.Millisecond, 20*time.Millisecond)}})
+
+	err := joiner.obs.Join(t.Context(), []string{a1, a2})
+	if err == nil {
+		t.Fatal("Join with every seed down returned nil")
+	}
+	got := states(joiner)
+	if len(got) != 4 || got[0] != otellifecycle.JoiningState(0) || got[1] != otellifecycle.JoiningState(1) ||
+		got[2] != otellifecycle.JoiningState(2) || got[3].Phase != otellifecycle.Failed {
+		t.Fatalf("states %v, want Joining{0}, Joining{1}, Joining{2}, Failed", got)
+	}
+	reason := got[3].Reason
+	for _, want := range []string{a1, a2, "3 attempts failed", "connection refused"} {
+		if !strings.Contains(reason, want) {
+			t.Errorf("reason %q does not name %q", reason, want)
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	if reason != otellifecycle.NormalizeReason(reason) || strings.Contains(reason, "errors occurred") {
+		t.Errorf("reason %q is not memberlist's errors on one line", reason)
+	}
+	if err.Error() != "lifecyclememberlist: "+reason {
+		t.Errorf("error %q, want the reason %q", err, reason)
+	}
+	if last := errors.Unwrap(err); last == nil || !strings.Contains(last.Error(), "failed to join "+a2) {
+		t.Errorf("error %v wraps %v, want memberlist's last Join error", err, last)
+	}
+	assertGauge(t, joiner, "failed")
+}
+
+func TestFailedJoinIsRetriedByJoiningAgain(t *testing.T) {
+	seedAddr, seedPort := unusedAddr(t)
+	joiner := start(t, "joiner", setup{opts: []lifecyclememberlist.Option{lifecyclememberlist.WithJoinBackoff(0)}})
+	if err := joiner.obs.Join(t.Context(), []string{seedAddr}); err == nil {
+		t.Fatal("Join with its seed down returned nil")
+	}
+	waitUntil(t, joiner, "failed", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Failed })
+
+	seed := start(t, "seed", setup{conf: func(c *memberlist.Config) { c.BindPort = seedPort }})
+	if err := seed.obs.Join(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := joiner.obs.Join(t.Context(), []string{seedAddr}); err != nil {
+		t.Fatalf("second Join: %v", err)
+	}
+	got := states(joiner)
+	if len(got) != 4 || got[1].Phase != otellifecycle.Failed || got[2] != otellifecycle.JoiningState(0) ||
+		got[3] != otellifecycle.ReadyState(2) {
+		t.Fatalf("states %v, want Joining{0}, Failed, Joining{0}, Ready{2}", got)
+	}
+	assertGauge(t, joiner, "ready")
+}
+
+func TestFailedJoinerThatTheClusterFindsIsReady(t *testing.T) {
+	down, _ := unusedAddr(t)
+	lonely := start(t, "lonely", setup{opts: []lifecyclememberlist.Option{lifecyclememberlist.WithJoinBackoff(0)}})
+	if err := lonely.obs.Join(t.Context(), []string{down}); err == nil {
+		t.Fatal("Join with its seed down returned nil")
+	}
+
+	// Another node is given the lonely one as its seed.
+	other := start(t, "other", setup{})
+	if err := other.obs.Join(t.Context(), []string{lonely.addr()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, lonely, otellifecycle.ReadyState(2))
+	assertTail(t, lonely, otellifecycle.JoiningState(0), states(lonely)[1], otellifecycle.ReadyState(2))
+	if s := states(lonely)[1]; s.Phase != otellifecycle.Failed {
+		t.Fatalf("states %v, want Joining{0}, Failed, Ready{2}", states(lonely))
+	}
+	assertGauge(t, lonely, "ready")
+}
+
+func TestJoinAbandonedWhenItsContextEnds(t *testing.T) {
+	down, _ := unusedAddr(t)
+	joiner := start(t, "joiner", setup{opts: []lifecyclememberlist.Option{
+		lifecyclememberlist.WithJoinBackoff(0, time.Hour)}})
+	ctx, cancel := context.WithCancel(t.Context())
+	joined := make(chan error, 1)
+	go func() { joined <- joiner.obs.Join(ctx, []string{down}) }()
+	waitFor(t, joiner, otellifecycle.JoiningState(1))
+	cancel()
+	select {
+	case err := <-joined:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Join returned %v, want context.Canceled", err)
+		}
+	case <-time.After(within):
+		t.Fatalf("Join did not return within %v of its context's end", within)
+	}
+	got := states(joiner)
+	if len(got) != 3 || got[2].Phase != otellifecycle.Failed ||
+		!strings.Contains(got[2].Reason, "abandoned") || !strings.Contains(got[2].Reason, down) {
+		t.Fatalf("states %v, want Joining{0}, Joining{1}, Failed{join [%s] abandoned …}", got, down)
+	}
+}
+
+func TestFirstNodeJoinsWithoutSeedsAndIsReadyAtOnce(t *testing.T) {
+	first := start(t, "first", setup{})
+	if got := first.tr.Current(); got != otellifecycle.StartingState() {
+		t.Fatalf("before Join: %v, want starting: a node is not Ready before it joins", got)
+	}
+	if err := first.obs.Join(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := states(first); len(got) != 1 || got[0] != otellifecycle.ReadyState(1) {
+		t.Fatalf("states %v, want Ready{1} alone", got)
+	}
+	assertGauge(t, first, "ready")
+}
+
+func TestCreateFailureIsFailed(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tr, _ := newTracker(t)
+	conf := testConfig("n")
+	conf.BindPort = busy.Addr().(*net.TCPAddr).Port
+	obs, err := lifecyclememberlist.Create(conf, tr)
+	if err == nil {
+		_ = obs.Shutdown()
+		t.Fatal("Create on a port in use returned nil")
+	}
+	if got := tr.Current(); got.Phase != otellifecycle.Failed || !strings.HasPrefix(got.Reason, "create memberlist: ") {
+		t.Fatalf("tracker %v, want Failed{create memberlist: …}", got)
+	}
+}
+
+func TestInvalidOptionsAreErrorsThatNameThem(t *testing.T) {
+	for _, tc := range []struct {
+		opt  lifecyclememberlist.Option
+		want string
+	}{
+		{lifecyclememberlist.WithJoinBackoff(), "WithJoinBackoff: at least one delay"},
+		{lifecyclememberlist.WithJoinBackoff(0, -time.Second), "WithJoinBackoff: delay 1 must be ≥ 0, got -1s"},
+		{lifecyclememberlist.WithHealthTimeout(-time.Second), "WithHealthTimeout: must be ≥ 0, got -1s"},
+	} {
+		tr, _ := newTracker(t)
+		obs, err := lifecyclememberlist.Create(testConfig("n"), tr, tc.opt)
+		if err == nil {
+			_ = obs.Shutdown()
+			t.Fatalf("Create with a bad option returned nil, want %q", tc.want)
+		}
+		if !strings.Contains(err.Error(), "lifecyclememberlist: "+tc.want) {
+			t.Errorf("error %q, want it to say %q", err, tc.want)
+		}
+		if got := tr.Current(); got != otellifecycle.StartingState() {
+			t.Errorf("a bad option moved the tracker to %v", got)
+		}
+	}
+	tr, _ := newTracker(t)
+	if _, err := lifecyclememberlist.Create(nil, tr); err == nil {
+		t.Error("Create(nil conf) returned nil")
+	}
+	if _, err := lifecyclememberlist.Create(testConfig("n"), nil); err == nil {
+		t.Error("Create(nil tracker) returned nil")
+	}
+}
