@@ -81,8 +81,15 @@ type groupOptionFunc func(config) config
 
 func (f groupOptionFunc) applyGroup(c config) config { return f(c) }
 
-// sharedOption is an option that fits both New and NewGroup: it is an
-// Option and a GroupOption.
+// SharedOption is an option that fits both New and NewGroup:
+// WithMeterProvider, WithMetricName, WithStateAttributeKey and
+// WithAttributes.
+type SharedOption interface {
+	Option
+	GroupOption
+}
+
+// sharedOption is the one implementation of SharedOption.
 type sharedOption func(config) config
 
 func (f sharedOption) apply(c config) config      { return f(c) }
@@ -105,7 +112,7 @@ func (c config) fail(format string, args ...any) config {
 // tracker's own meter; in NewGroup, of the Group's one meter, which
 // reports every member. A tracker made WithGroup reports through its
 // Group's meter, so there its own WithMeterProvider has no effect.
-func WithMeterProvider(p metric.MeterProvider) sharedOption {
+func WithMeterProvider(p metric.MeterProvider) SharedOption {
 	return sharedOption(func(c config) config {
 		if p != nil {
 			c.meterProvider = p
@@ -208,7 +215,7 @@ func WithCloseTimeout(d time.Duration) Option {
 // group (a node id): they are on every metric point the Group reports,
 // its aggregates' and every member's. A member's own WithAttributes (a
 // shard id) are added to its series after the Group's.
-func WithAttributes(attrs ...attribute.KeyValue) sharedOption {
+func WithAttributes(attrs ...attribute.KeyValue) SharedOption {
 	return sharedOption(func(c config) config {
 		for _, kv := range attrs {
 			if !kv.Valid() {
@@ -231,7 +238,7 @@ var instrumentName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_./-]{0,254}$`)
 // in NewGroup, the gauge every member of the Group reports on. A tracker
 // made WithGroup reports on its Group's gauge, so there its own
 // WithMetricName has no effect.
-func WithMetricName(name string) sharedOption {
+func WithMetricName(name string) SharedOption {
 	return sharedOption(func(c config) config {
 		if !instrumentName.MatchString(name) {
 			return c.fail("WithMetricName: %q is not a valid instrument name (want %s)", name, instrumentName)
@@ -249,7 +256,7 @@ func WithMetricName(name string) sharedOption {
 // Group's cluster.lifecycle.count. A tracker made WithGroup reports with
 // its Group's key (its WithAttributes must not collide with that one), so
 // there its own WithStateAttributeKey has no effect.
-func WithStateAttributeKey(key string) sharedOption {
+func WithStateAttributeKey(key string) SharedOption {
 	return sharedOption(func(c config) config {
 		if !attribute.Key(key).Defined() {
 			return c.fail("WithStateAttributeKey: key must not be empty")
