@@ -142,8 +142,9 @@
 // # HTTP
 //
 // StatusHandler serves the state, its Seq, when it was entered and the
-// recent history as JSON; ReadyHandler and LiveHandler are Kubernetes
-// probes. They are plain http.Handlers for any mux. WithRedactedStatus
+// recent history as JSON; ReadyHandler, LiveHandler and StartupHandler
+// are Kubernetes probes (readiness, liveness, and a startup probe that
+// passes from the first Ready on). They are plain http.Handlers for any mux. WithRedactedStatus
 // keeps failure reasons (which may name hosts or hold secrets) out of
 // them, and only out of them.
 //

@@ -102,6 +102,17 @@ func (t *Tracker) LiveHandler() http.Handler {
 	return probe("livez", "not live", func(s State) bool { return t.cfg.live(s) }, t)
 }
 
+// StartupHandler is a startup probe (Kubernetes /startupz): 503
+// "not started: <phase>" until the tracker has been Ready once, 200 "ok"
+// from then on, whatever the phase. Kubernetes holds the liveness and
+// readiness probes until the startup probe passes, so a slow join (a
+// large snapshot to install, seeds still coming up) is not killed for
+// want of liveness; once started, liveness and readiness take over.
+// ?verbose works as for ReadyHandler. It reads two atomics and never locks.
+func (t *Tracker) StartupHandler() http.Handler {
+	return probe("startupz", "not started", func(s State) bool { return s.IsReady() || t.started.Load() }, t)
+}
+
 func probe(name, failure string, pass func(State) bool, t *Tracker) http.Handler {
 	return getOnly(func(w http.ResponseWriter, r *http.Request) {
 		s := t.Current()

@@ -15,13 +15,14 @@ import (
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
-// serve mounts the three handlers at their conventional paths on a real
-// HTTP server.
+// serve mounts the handlers at their conventional paths on a real HTTP
+// server.
 func serve(t *testing.T, tr *otellifecycle.Tracker) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/cluster/status", tr.StatusHandler())
 	mux.Handle("/readyz", tr.ReadyHandler())
 	mux.Handle("/livez", tr.LiveHandler())
+	mux.Handle("/startupz", tr.StartupHandler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
@@ -129,6 +130,34 @@ func TestProbesAnswerByPhase(t *testing.T) {
 	check("/livez?verbose", want{503, "[-]lifecycle not live: failed: disk READY=1\nlivez check failed\n"})
 }
 
+// A startup probe fails until the node has been Ready once and passes from
+// then on, whatever follows: Kubernetes stops asking once it passed, and
+// a slow join must not be killed by the liveness probe meanwhile.
+func TestStartupProbePassesFromTheFirstReadyOn(t *testing.T) {
+	ctx := t.Context()
+	tr := newTracker(t)
+	srv := serve(t, tr)
+	check := func(path string, code int, body string) {
+		t.Helper()
+		if r := do(t, http.MethodGet, srv.URL+path); r.code != code || r.body != body {
+			t.Fatalf("GET %s in %v = %d %q, want %d %q", path, tr.Current(), r.code, r.body, code, body)
+		}
+	}
+	check("/startupz", 503, "not started: starting")
+	tr.ToJoining(ctx, 7)
+	check("/startupz", 503, "not started: joining")
+	check("/startupz?verbose", 503, "[-]lifecycle not started: joining cluster (attempt 7)\nstartupz check failed\n")
+	tr.ToFailed(ctx, "seeds unreachable") // failed before it ever started
+	check("/startupz", 503, "not started: failed")
+	tr.ToReady(ctx, 3)
+	check("/startupz", 200, "ok")
+	tr.ToFailed(ctx, "leader lost")
+	check("/startupz", 200, "ok")
+	check("/startupz?verbose", 200, "[+]lifecycle ok: failed: leader lost\nstartupz check passed\n")
+	tr.ToRestarting(ctx)
+	check("/startupz", 200, "ok")
+}
+
 func TestLivenessIsConfigurable(t *testing.T) {
 	ctx := t.Context()
 	tr := newTracker(t, otellifecycle.WithLiveness(func(s otellifecycle.State) bool { return s.Phase != otellifecycle.Stopping }))
@@ -146,7 +175,7 @@ func TestLivenessIsConfigurable(t *testing.T) {
 func TestHandlersAnswerHEADAndRefuseOtherMethods(t *testing.T) {
 	tr := newTracker(t)
 	srv := serve(t, tr)
-	for _, path := range []string{"/cluster/status", "/readyz", "/livez"} {
+	for _, path := range []string{"/cluster/status", "/readyz", "/livez", "/startupz"} {
 		get := do(t, http.MethodGet, srv.URL+path)
 		head := do(t, http.MethodHead, srv.URL+path)
 		if head.code != get.code || head.body != "" || head.hdr.Get("Content-Length") != get.hdr.Get("Content-Length") ||

@@ -49,6 +49,7 @@ type Tracker struct {
 	stopSinks   chan struct{}
 
 	rejected  atomic.Uint64
+	started   atomic.Bool // has been Ready at least once (StartupHandler)
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -198,6 +199,9 @@ func (t *Tracker) Set(ctx context.Context, s State) error {
 // section, so every destination gets transitions in Seq order.
 func (t *Tracker) emit(ctx context.Context, tr *Transition) {
 	t.past.add(tr)
+	if tr.To.Phase == Ready {
+		t.started.Store(true)
+	}
 	t.logTransition(ctx, tr)
 	t.otel.transition(ctx, tr)
 	for _, q := range t.sinks {

@@ -150,6 +150,7 @@ func newNode(ctx context.Context, cfg config) (*node, error) {
 	mux.Handle("/cluster/status", n.tracker.StatusHandler())
 	mux.Handle("/readyz", n.tracker.ReadyHandler())
 	mux.Handle("/livez", n.tracker.LiveHandler())
+	mux.Handle("/startupz", n.tracker.StartupHandler())
 	mux.Handle("/metrics", n.prom.Handler())
 	mux.HandleFunc("GET /cluster/ping", n.handlePing)
 	mux.HandleFunc("POST /cluster/join", n.handleJoin)
