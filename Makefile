@@ -7,7 +7,7 @@
 # Jaeger modules under examples/otel-collector are programs the e2e test
 # builds and runs; they are not ours to test or lint.
 GO        ?= go
-MODULES   := . exporters/otelsetup exporters/promexport exporters/sdnotify instrumentation/github.com/hashicorp/raft/lifecycleraft instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist examples/cluster-node examples/otel-collector/e2e
+MODULES   := . exporters/otelsetup exporters/promexport exporters/sdnotify instrumentation/github.com/hashicorp/raft/lifecycleraft instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist examples/raft-node examples/cluster-node examples/otel-collector/e2e
 BUILDONLY := examples/otel-collector/collector examples/otel-collector/jaeger
 BENCH     ?= .
 BENCHTIME ?= 1s
@@ -29,13 +29,14 @@ modules:
 test: modules
 	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) test -race -count=1 -timeout 10m ./...); done
 
-## demo: a 3-node cluster on loopback (Ctrl-C stops it); DEMO_ARGS="-port 7201" to move it
-## (built, then run: Ctrl-C stops the nodes cleanly and make exits 0, where `go run` would exit 1)
+## demo: a 3-node hashicorp/raft cluster on loopback, with a leader failover after 15 s
+## (Ctrl-C stops it); DEMO_ARGS="-port 7301" to move it, DEMO_ARGS="-failover 0" for no failover.
+## Built, then run: Ctrl-C stops the nodes cleanly and make exits 0, where `go run` would exit 1.
 demo:
 	@echo "building the demo into .cache/bin (the first build takes a minute or two)"
 	@mkdir -p .cache/bin
-	cd examples/cluster-node && $(GO) build -o ../../.cache/bin/cluster-node-demo .
-	./.cache/bin/cluster-node-demo demo $(DEMO_ARGS)
+	cd examples/raft-node && $(GO) build -o ../../.cache/bin/raft-node-demo .
+	./.cache/bin/raft-node-demo demo $(DEMO_ARGS)
 
 ## e2e: the full stack on loopback: real OTel Collector, Prometheus and Jaeger (builds cached in .cache/bin)
 e2e:
