@@ -1,0 +1,153 @@
+package grpchealth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/health"
+
+	"github.com/lifecyclekit/lifecycle/exporters/grpchealth"
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+// probeVersion is the grpc-health-probe the lifecycle is checked with: the
+// program Kubernetes users ran before the kubelet's own grpc probe, and
+// still run in exec probes.
+const probeVersion = "v0.4.62"
+
+// grpc-health-probe's exit codes for a reply (v0.4.x): 0 is SERVING, 4 is
+// anything else. The test asserts them as measured.
+const (
+	probeServing    = 0
+	probeNotServing = 4
+)
+
+// probeBinary returns grpc-health-probe at probeVersion, built once into
+// <repo>/.cache/bin and reused from there.
+func probeBinary(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(root, ".cache", "bin", "grpc-health-probe-"+probeVersion)
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("building grpc-health-probe: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
+	for _, args := range [][]string{
+		{"mod", "init", "probebuild"},
+		{"get", "github.com/grpc-ecosystem/grpc-health-probe@" + probeVersion},
+		{"build", "-o", tmp, "github.com/grpc-ecosystem/grpc-health-probe"},
+	} {
+		cmd := exec.CommandContext(ctx, goBin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			os.Remove(tmp)
+			t.Fatalf("building grpc-health-probe: go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	// Rename is atomic: a concurrent run sees no binary or a whole one.
+	if err := os.Rename(tmp, bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// probe runs grpc-health-probe once and returns its exit code and output.
+func probe(t *testing.T, bin, addr, service string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	args := []string{"-addr=" + addr, "-connect-timeout=2s", "-rpc-timeout=2s"}
+	if service != "" {
+		args = append(args, "-service="+service)
+	}
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, string(out)
+	case errors.As(err, &exit) && ctx.Err() == nil:
+		return exit.ExitCode(), string(out)
+	default:
+		t.Fatalf("grpc-health-probe %s: %v\n%s", strings.Join(args, " "), err, out)
+		return 0, ""
+	}
+}
+
+// grpc-health-probe, run against a real server whose health a real tracker
+// drives, passes exactly while the node is Ready, for the whole server and
+// for a named service, through a whole lifecycle.
+func TestGRPCHealthProbeThroughALifecycle(t *testing.T) {
+	bin := probeBinary(t)
+	hs := health.NewServer()
+	addr, _ := serve(t, hs)
+	const named = "db.v1.Query"
+	tr := newTracker(t, grpchealth.New(hs, "", named))
+
+	ctx := t.Context()
+	steps := []struct {
+		phase otellifecycle.Phase
+		to    func()
+		want  int
+	}{
+		{otellifecycle.Starting, func() {}, probeNotServing},
+		{otellifecycle.Joining, func() { tr.ToJoining(ctx, 0) }, probeNotServing},
+		{otellifecycle.Ready, func() { tr.ToReady(ctx, 3) }, probeServing},
+		{otellifecycle.Draining, func() { tr.ToDraining(ctx) }, probeNotServing},
+		{otellifecycle.Ready, func() { tr.ToReady(ctx, 3) }, probeServing},
+		{otellifecycle.Failed, func() { tr.ToFailed(ctx, "lost quorum") }, probeNotServing},
+		{otellifecycle.Ready, func() { tr.ToReady(ctx, 3) }, probeServing},
+		{otellifecycle.Stopping, func() { tr.ToStopping(ctx) }, probeNotServing},
+	}
+	var table strings.Builder
+	fmt.Fprintf(&table, "grpc-health-probe %s exit codes:\n%-10s %-8s %-8s %s\n", probeVersion, "phase", `""`, named, "(expected)")
+	for _, step := range steps {
+		step.to()
+		codes := make([]int, 0, 2)
+		for _, svc := range []string{"", named} {
+			// The sink is asynchronous: poll until the probe agrees, for 10s.
+			deadline := time.Now().Add(10 * time.Second)
+			code, out := probe(t, bin, addr, svc)
+			for code != step.want && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+				code, out = probe(t, bin, addr, svc)
+			}
+			if code != step.want {
+				t.Errorf("%s: grpc-health-probe -service=%q exited %d, want %d; output:\n%s", step.phase, svc, code, step.want, out)
+			}
+			codes = append(codes, code)
+		}
+		fmt.Fprintf(&table, "%-10s %-8d %-8d (%d)\n", step.phase, codes[0], codes[1], step.want)
+	}
+	t.Log(table.String())
+
+	// After Stopping the health server is frozen: a later Ready does not
+	// make the probe pass.
+	tr.ToReady(ctx, 3)
+	if err := tr.Close(); err != nil { // waits for the sink's queue
+		t.Fatal(err)
+	}
+	if code, out := probe(t, bin, addr, ""); code != probeNotServing {
+		t.Errorf("Ready after Stopping: grpc-health-probe exited %d, want %d; output:\n%s", code, probeNotServing, out)
+	}
+}
