@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/health"
 
 	"github.com/lifecyclekit/lifecycle/exporters/grpchealth"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -126,15 +127,14 @@ func TestGRPCHealthProbeThroughALifecycle(t *testing.T) {
 		codes := make([]int, 0, 2)
 		for _, svc := range []string{"", named} {
 			// The sink is asynchronous: poll until the probe agrees, for 10s.
-			deadline := time.Now().Add(10 * time.Second)
-			code, out := probe(t, bin, addr, svc)
-			for code != step.want && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-				code, out = probe(t, bin, addr, svc)
-			}
-			if code != step.want {
-				t.Errorf("%s: grpc-health-probe -service=%q exited %d, want %d; output:\n%s", step.phase, svc, code, step.want, out)
-			}
+			var code int
+			testsupport.Poll(t, fmt.Sprintf("%s: grpc-health-probe -service=%q", step.phase, svc), 10*time.Second, 20*time.Millisecond, func() error {
+				var out string
+				if code, out = probe(t, bin, addr, svc); code != step.want {
+					return fmt.Errorf("exited %d, want %d; output:\n%s", code, step.want, out)
+				}
+				return nil
+			})
 			codes = append(codes, code)
 		}
 		fmt.Fprintf(&table, "%-10s %-8d %-8d (%d)\n", step.phase, codes[0], codes[1], step.want)

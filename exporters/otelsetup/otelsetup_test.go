@@ -23,6 +23,7 @@ import (
 
 	"github.com/lifecyclekit/lifecycle/exporters/otelsetup"
 	"github.com/lifecyclekit/lifecycle/exporters/promexport"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -38,20 +39,15 @@ func cleanEnv(t *testing.T) {
 	}
 }
 
-// warnings collects what otel.Handle reports until the test ends.
+// warnings collects, as text, what otel.Handle reports until the test ends.
 func warnings(t *testing.T) func() []string {
-	var mu sync.Mutex
-	var got []string
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, err.Error())
-	}))
-	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+	log := testsupport.CaptureOTelErrors(t)
 	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(got)
+		var out []string
+		for _, err := range log.All() {
+			out = append(out, err.Error())
+		}
+		return out
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -40,13 +41,12 @@ func (r *recording) events() []string {
 // waitEvents waits, within the deadline, until r has want events.
 func (r *recording) waitEvents(t *testing.T, want int) []string {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for len(r.events()) < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("the user's delegate got %v, want %d events within %v", r.events(), want, within)
+	testsupport.Poll(t, "the user's delegate's events", within, 5*time.Millisecond, func() error {
+		if got := r.events(); len(got) < want {
+			return fmt.Errorf("got %v, want %d events", got, want)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	return r.events()
 }
 

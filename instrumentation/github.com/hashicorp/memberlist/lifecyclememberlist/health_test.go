@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -75,13 +76,7 @@ func TestHealthTimeoutZeroTurnsTheCheckOff(t *testing.T) {
 	// a is alone, at its worst score, for good; with the check on it would
 	// be Failed after the timeout (see the test above).
 	waitFor(t, a, otellifecycle.ReadyState(1))
-	deadline := time.Now().Add(within)
-	for a.obs.Memberlist().GetHealthScore() < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("a's health score did not reach its worst within %v", within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testsupport.Eventually(t, "a's health score at its worst", within, func() bool { return a.obs.Memberlist().GetHealthScore() >= 1 })
 	time.Sleep(500 * time.Millisecond)
 	assertTail(t, a, otellifecycle.ReadyState(2), otellifecycle.ReadyState(1))
 	assertGauge(t, a, "ready")

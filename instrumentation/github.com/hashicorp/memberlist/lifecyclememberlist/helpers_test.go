@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -100,18 +101,12 @@ var memberlistsOf sync.Map
 // deadline fail the test that left them.
 func awaitMemberlistGone(t *testing.T) {
 	buf := make([]byte, 1<<20)
-	deadline := time.Now().Add(within)
-	for {
-		n := runtime.Stack(buf, true)
-		if !bytes.Contains(buf[:n], []byte("github.com/hashicorp/memberlist.")) {
-			return
+	testsupport.Poll(t, "memberlist goroutines gone after Shutdown", within, 5*time.Millisecond, func() error {
+		if n := runtime.Stack(buf, true); bytes.Contains(buf[:n], []byte("github.com/hashicorp/memberlist.")) {
+			return fmt.Errorf("still running:\n%s", buf[:n])
 		}
-		if time.Now().After(deadline) {
-			t.Errorf("memberlist goroutines outlived their Shutdown by %v:\n%s", within, buf[:n])
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // newTracker returns a quiet tracker on a real SDK meter with a

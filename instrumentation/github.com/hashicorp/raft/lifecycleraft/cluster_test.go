@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -269,13 +270,7 @@ func (c *cluster) followers(l *node) []*node {
 // eventually polls cond until it holds, failing the test after waitFor.
 func (c *cluster) eventually(what string, cond func() bool) {
 	c.t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for !cond() {
-		if time.Now().After(deadline) {
-			c.t.Fatalf("no %s within %v", what, waitFor)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testsupport.Eventually(c.t, what, waitFor, cond)
 }
 
 // addVoterVia returns a join function that asks target's Raft to add n, as
@@ -352,16 +347,11 @@ func (n *node) waitState(t testing.TB, what string, until func(otellifecycle.Sta
 // old, and returns when it did.
 func (n *node) waitLeaderOtherThan(t testing.TB, old raft.ServerID) time.Time {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
-	for {
-		if _, id := n.r.LeaderWithID(); id != "" && id != old {
-			return time.Now()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: no new leader within %v", n.id, waitFor)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testsupport.Eventually(t, string(n.id)+": a new leader", waitFor, func() bool {
+		_, id := n.r.LeaderWithID()
+		return id != "" && id != old
+	})
+	return time.Now()
 }
 
 // short writes a state as the tests compare it: the label, with its
