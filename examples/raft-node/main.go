@@ -167,7 +167,7 @@ func demo(ctx context.Context, args []string) error {
 		addrs = append(addrs, c.Listen, c.Raft)
 	}
 	if err := checkPorts(addrs); err != nil { // say so before claiming the nodes are up
-		return fmt.Errorf("%w; the demo needs 127.0.0.1 ports %d-%d (HTTP) and %d-%d (Raft): choose others with -port",
+		return fmt.Errorf("%w; the demo needs 127.0.0.1 ports %d-%d (HTTP) and %d-%d (Raft): choose others with -port (make demo DEMO_ARGS=\"-port 7301\")",
 			err, *port, *port+2, *port+100, *port+102)
 	}
 	dir, err := os.MkdirTemp("", "raft-node-demo-")
