@@ -29,6 +29,7 @@
 //	Raft shut down, this node removed from the configuration            Failed{"removed from the configuration"}
 //	Raft shut down otherwise (a crash, r.Shutdown() called directly)    Failed{"raft shut down"}
 //	Leave() was called                                                  Draining
+//	Fail(reason) was called, Recover() not since                        Failed{reason}
 //	a leader is known, this node is in the latest configuration         Ready{voters}
 //	Join() runs attempt i (from 0), or succeeded and the node is not    Joining{i}
 //	  yet a member with a leader

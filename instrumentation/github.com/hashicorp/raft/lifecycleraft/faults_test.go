@@ -316,3 +316,38 @@ func TestGracefulLeaveIsDrainingThenStopping(t *testing.T) {
 		n.wantGauge(t, otellifecycle.Ready)
 	}
 }
+
+// A fault Raft cannot see (the service's disk, a dependency): Fail makes
+// the node Failed with the service's reason and keeps it there through
+// every poll, though Raft is healthy; Recover hands the phase back to Raft;
+// Shutdown wins over Fail.
+func TestServiceFailHoldsUntilRecover(t *testing.T) {
+	c := newCluster(t, inmem)
+	n1, n2, n3 := c.add("n1"), c.add("n2"), c.add("n3")
+	c.form(n1, n2, n3)
+	n := c.followers(c.leader())[0]
+	ctx := t.Context()
+
+	n.obs.Fail(ctx, "disk full\nphase=ready") // reason text is untrusted: one line, no fake fields
+	want := otellifecycle.FailedState("disk full phase=ready")
+	n.waitState(t, "Failed{disk full}", func(s otellifecycle.State) bool { return s == want })
+	time.Sleep(6 * poll) // polls see a leader and membership: the fault holds
+	if got := n.tracker.Current(); got != want {
+		t.Fatalf("after polls: %v, want %v", got, want)
+	}
+	n.wantGauge(t, otellifecycle.Failed)
+
+	n.obs.Recover(ctx)
+	n.waitState(t, "Ready{3}", isReady(3))
+	n.wantGauge(t, otellifecycle.Ready)
+
+	n.obs.Fail(ctx, "")
+	n.waitState(t, "Failed{failed by the service}", func(s otellifecycle.State) bool {
+		return s == otellifecycle.FailedState("failed by the service")
+	})
+	if err := n.obs.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	n.wantStates(t, "starting", "joining:0", "ready:3", "failed:disk full phase=ready", "ready:3",
+		"failed:failed by the service", "stopping")
+}

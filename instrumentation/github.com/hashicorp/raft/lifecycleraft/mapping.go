@@ -14,6 +14,7 @@ import (
 const (
 	reasonRemoved  = "removed from the configuration"
 	reasonShutdown = "raft shut down"
+	reasonService  = "failed by the service"
 )
 
 // facts is everything the mapping looks at: what Raft reported and what
@@ -41,6 +42,7 @@ type facts struct {
 	joinFailed    string // Join gave up: the reason
 	leaving       bool   // Leave was called
 	stopping      bool   // Shutdown was called
+	failed        string // Fail was called, and Recover not since: the reason
 }
 
 // derive returns the phase the facts mean, and hold = true when they mean
@@ -60,6 +62,8 @@ func derive(f *facts, now time.Time, leaderless time.Duration) (s otellifecycle.
 		return otellifecycle.FailedState(reasonShutdown), false
 	case f.leaving:
 		return otellifecycle.DrainingState(), false
+	case f.failed != "":
+		return otellifecycle.FailedState(f.failed), false
 	case f.leader != "" && f.member:
 		return otellifecycle.ReadyState(f.voters), false
 	case f.joining:

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
 // The helpers in this file run what the service asks of Raft (bootstrap,
@@ -87,6 +89,26 @@ func (o *Observer) Join(ctx context.Context, join func(ctx context.Context) erro
 	err = fmt.Errorf("join failed after %d attempts: %w", len(delays), err)
 	o.update(ctx, func(f *facts) { f.joining, f.joinFailed = false, err.Error() })
 	return fmt.Errorf("lifecycleraft: %w", err)
+}
+
+// Fail marks the node Failed{reason} for a fault Raft cannot see: the
+// service's own disk, a dependency, a check of its own. The node stays
+// Failed, whatever Raft reports, until Recover; only Leave, Shutdown and
+// Raft shutting down take precedence (see the mapping). An empty reason
+// becomes "failed by the service". A Failed node keeps its Raft membership:
+// Raft goes on replicating to it and may elect it.
+func (o *Observer) Fail(ctx context.Context, reason string) {
+	if reason == "" {
+		reason = reasonService
+	}
+	o.update(ctx, func(f *facts) { f.failed = otellifecycle.NormalizeReason(reason) })
+}
+
+// Recover ends what Fail began: the node shows what Raft reports again,
+// Ready{n} when it has a leader and is a member. Without a Fail before, it
+// does nothing.
+func (o *Observer) Recover(ctx context.Context) {
+	o.update(ctx, func(f *facts) { f.failed = "" })
 }
 
 // Leave is the graceful start of a departure: it moves the tracker to
