@@ -34,6 +34,7 @@ require (
 	github.com/hashicorp/go-metrics v0.7.0 // indirect
 	github.com/hashicorp/go-msgpack/v2 v2.1.5 // indirect
 	github.com/hashicorp/golang-lru v1.0.2 // indirect
+	github.com/lifecyclekit/lifecycle/exporters/grpchealth v0.0.0-00010101000000-000000000000
 	github.com/mattn/go-colorable v0.1.12 // indirect
 	github.com/mattn/go-isatty v0.0.14 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
@@ -69,7 +70,7 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260928230214-8a89bd6388cc // indirect
-	google.golang.org/grpc v1.84.0 // indirect
+	google.golang.org/grpc v1.84.0
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
@@ -86,3 +87,5 @@ replace github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/r
 // raft v1.8.0 requires go-metrics v0.7.0, which removed the compat package
 // that raft-boltdb/v2 v2.3.1 still imports; v0.6.1 is v0.7.0 plus compat.
 replace github.com/hashicorp/go-metrics => github.com/hashicorp/go-metrics v0.6.1
+
+replace github.com/lifecyclekit/lifecycle/exporters/grpchealth => ../../exporters/grpchealth

@@ -21,14 +21,27 @@
 //
 //	raft-node -id n1 -listen 127.0.0.1:7101 -raft 127.0.0.1:7201 \
 //	    -seeds 127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103 -data /var/lib/n1 [-bootstrap]
+//	    [-advertise host:port] [-raft-advertise host:port] [-grpc host:port]
+//	    [-admin 127.0.0.1:port] [-leaderless 10s] [-drain-delay 0s]
 //
 // A node with Raft state in -data restarts on it; otherwise it bootstraps
 // when -bootstrap is given or when it is the lowest seed and -data is empty,
 // and joins through a seed's /cluster/join (the leader's answers; the
-// others say 503) on the origin's backoff otherwise.
+// others say 503) on the origin's backoff otherwise. -advertise is this
+// node's HTTP address as the seeds list writes it (default -listen), and
+// -raft-advertise its Raft address as the cluster's configuration stores it
+// (default -raft): set both when binding 0.0.0.0, as in a container or a
+// pod (see examples/kubernetes). -grpc serves grpc.health.v1 (SERVING only
+// while Ready); -admin serves POST /admin/fail and /admin/recover, without
+// authentication, so only on a loopback address and only when asked for.
 //
-// SIGINT or SIGTERM stops every node (Stopping, Raft shut down), flushes
-// the telemetry and exits 0.
+// In the demo, SIGINT or SIGTERM stops every node (Stopping, Raft shut
+// down), flushes the telemetry and exits 0. A single node stops in the
+// order a load balancer or Kubernetes needs: readiness off first (Draining:
+// /readyz 503, gRPC NOT_SERVING, Raft leadership handed to another node),
+// then -drain-delay of serving what is in flight while endpoints update,
+// then Stopping (Raft shut down, servers closed, telemetry flushed) and
+// exit 0. A second signal ends the process at once.
 package main
 
 import (
@@ -73,27 +86,41 @@ func single(ctx context.Context, args []string) error {
 	id := fs.String("id", "", "node id, the Raft server ID (required)")
 	listen := fs.String("listen", "127.0.0.1:7101", "HTTP host:port; other nodes reach this node here")
 	raftAddr := fs.String("raft", "127.0.0.1:7201", "Raft TCP host:port")
+	advertise := fs.String("advertise", "", "HTTP host:port other nodes reach this node at, as -seeds writes it (default: -listen)")
+	raftAdvertise := fs.String("raft-advertise", "", "Raft host:port the cluster configuration stores, a name or an IP (default: -raft; needed when -raft binds 0.0.0.0)")
 	seeds := fs.String("seeds", "", "comma-separated HTTP host:port of every node; the lowest bootstraps")
 	data := fs.String("data", "", "directory of the Raft log and snapshots (required)")
 	boot := fs.Bool("bootstrap", false, "bootstrap a new cluster (when -data holds no Raft state)")
+	grpcAddr := fs.String("grpc", "", "serve grpc.health.v1 on this host:port (default: off)")
+	admin := fs.String("admin", "", "serve the unauthenticated admin endpoints on this loopback host:port (default: off)")
+	leaderless := fs.Duration("leaderless", demoTiming.Leaderless, "how long without a Raft leader before the node is Failed")
+	drainDelay := fs.Duration("drain-delay", 0, "on SIGTERM, how long to stay Draining (not ready, still serving) before stopping")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *id == "" || *data == "" {
 		return errors.New("-id and -data are required")
 	}
+	self := *listen
+	if *advertise != "" {
+		self = *advertise
+	}
 	seedList := splitList(*seeds)
-	if !*boot && len(seedList) > 0 && slices.Min(seedList) == *listen && emptyDir(*data) {
+	if !*boot && len(seedList) > 0 && slices.Min(seedList) == self && emptyDir(*data) {
 		*boot = true
 	}
+	timing := demoTiming
+	timing.Leaderless = *leaderless
 	notify := sdnotify.New()
 	n, err := startNode(ctx, config{
-		ID: *id, Listen: *listen, Raft: *raftAddr, Dir: *data,
+		ID: *id, Listen: *listen, Advertise: *advertise, Raft: *raftAddr, RaftAdvertise: *raftAdvertise,
+		GRPC: *grpcAddr, Admin: *admin, Dir: *data, Timing: timing,
 		Logger: consoleLogger(), Sinks: []otellifecycle.Sink{notify},
 	})
 	if err != nil {
 		return err
 	}
+	singleStarted(n)
 	if _, err := notify.StartWatchdog(ctx, n.tracker); err != nil {
 		n.cfg.Logger.Warn("systemd watchdog not started", "node.id", *id, "error", err)
 	}
@@ -111,8 +138,12 @@ func single(ctx context.Context, args []string) error {
 		n.cfg.Logger.Error("cluster formation failed", "node.id", *id, "error", err)
 	}
 	<-ctx.Done()
-	return n.stop()
+	signal.Reset(os.Interrupt, syscall.SIGTERM) // a second signal ends the process at once
+	return n.leave(*drainDelay)
 }
+
+// singleStarted sees the node single started; tests look at its Raft.
+var singleStarted = func(*node) {}
 
 func splitList(s string) []string {
 	var out []string
@@ -134,6 +165,12 @@ func printURLs(n *node) {
 	base := "http://" + n.httpAddr()
 	fmt.Printf("node %s: %s/cluster/status  %s/readyz  %s/livez  %s/metrics  (raft %s)\n",
 		n.cfg.ID, base, base, base, base, n.raftAddr())
+	if n.grpcLis != nil {
+		fmt.Printf("node %s: grpc.health.v1 on %s\n", n.cfg.ID, n.grpcLis.Addr())
+	}
+	if n.adminLis != nil {
+		fmt.Printf("node %s: admin: curl -X POST -d reason http://%s/admin/fail, then …/admin/recover\n", n.cfg.ID, n.adminLis.Addr())
+	}
 }
 
 // demoConfigs are the demo's three nodes: HTTP on port, port+1, port+2 and

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -20,7 +21,11 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/lifecyclekit/lifecycle/exporters/grpchealth"
 	"github.com/lifecyclekit/lifecycle/exporters/otelsetup"
 	"github.com/lifecyclekit/lifecycle/exporters/promexport"
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
@@ -41,16 +46,23 @@ var demoTiming = timing{Heartbeat: 300 * time.Millisecond, Poll: 250 * time.Mill
 
 // config describes one node.
 type config struct {
-	ID       string
-	Listen   string       // HTTP host:port; other nodes reach this node here
-	Listener net.Listener // when set, served instead of listening on Listen
-	Raft     string       // Raft TCP bind address; port 0 picks one
-	Dir      string       // BoltDB log and snapshots; kept across restarts
-	Backoff  []time.Duration
-	Timing   timing
-	Setup    []otelsetup.Option
-	Logger   *slog.Logger
-	Sinks    []otellifecycle.Sink
+	ID        string
+	Listen    string       // HTTP bind host:port
+	Advertise string       // HTTP host:port other nodes reach this node at; "": the bound address
+	Listener  net.Listener // when set, served instead of listening on Listen
+	Raft      string       // Raft TCP bind address; port 0 picks one
+	// RaftAdvertise is the Raft address stored in the cluster's
+	// configuration, a DNS name or an IP; "": the bound address. Needed
+	// when Raft binds every interface (0.0.0.0).
+	RaftAdvertise string
+	GRPC          string // gRPC health (grpc.health.v1) host:port; "": none
+	Admin         string // admin endpoints' host:port, loopback only; "": none
+	Dir           string // BoltDB log and snapshots; kept across restarts
+	Backoff       []time.Duration
+	Timing        timing
+	Setup         []otelsetup.Option
+	Logger        *slog.Logger
+	Sinks         []otellifecycle.Sink
 }
 
 // node is one Raft server, its tracker and Observer, and its HTTP server,
@@ -62,6 +74,11 @@ type node struct {
 	tracker   *otellifecycle.Tracker
 	bolt      *raftboltdb.BoltStore
 	trans     *raft.NetworkTransport
+	health    *health.Server // nil without cfg.GRPC
+	grpcSrv   *grpc.Server
+	grpcLis   net.Listener
+	admin     *http.Server // nil without cfg.Admin
+	adminLis  net.Listener
 	r         *raft.Raft
 	obs       *lifecycleraft.Observer
 	lis       net.Listener
@@ -104,6 +121,22 @@ func startNode(ctx context.Context, cfg config) (n *node, err error) {
 			return n, err
 		}
 	}
+	if cfg.Admin != "" {
+		if err = loopbackOnly(cfg.Admin); err != nil {
+			return n, err
+		}
+		if n.adminLis, err = net.Listen("tcp", cfg.Admin); err != nil {
+			return n, err
+		}
+	}
+	if cfg.GRPC != "" {
+		if n.grpcLis, err = net.Listen("tcp", cfg.GRPC); err != nil {
+			return n, err
+		}
+		// NOT_SERVING from here on, until the tracker is Ready.
+		n.health = health.NewServer()
+		cfg.Sinks = append(slices.Clip(cfg.Sinks), grpchealth.New(n.health))
+	}
 	if n.prom, err = promexport.New(); err != nil {
 		return n, err
 	}
@@ -145,7 +178,16 @@ func startNode(ctx context.Context, cfg config) (n *node, err error) {
 	if n.existing, err = raft.HasExistingState(n.bolt, n.bolt, snaps); err != nil {
 		return n, err
 	}
-	if n.trans, err = raft.NewTCPTransport(cfg.Raft, nil, 3, 2*time.Second, io.Discard); err != nil {
+	var advertise net.Addr
+	if cfg.RaftAdvertise != "" {
+		if advertise, err = resolve(ctx, cfg.RaftAdvertise); err != nil {
+			return n, fmt.Errorf("-raft-advertise: %w", err)
+		}
+	}
+	if n.trans, err = raft.NewTCPTransport(cfg.Raft, advertise, 3, 2*time.Second, io.Discard); err != nil {
+		if advertise == nil && unspecified(cfg.Raft) {
+			return n, fmt.Errorf("raft transport on %s: %w: give -raft-advertise, the address other nodes reach this one's Raft at", cfg.Raft, err)
+		}
 		return n, fmt.Errorf("raft transport: %w", err)
 	}
 	rc := raft.DefaultConfig()
@@ -177,6 +219,7 @@ func startNode(ctx context.Context, cfg config) (n *node, err error) {
 	mux.Handle("/cluster/status", n.tracker.StatusHandler())
 	mux.Handle("/readyz", n.tracker.ReadyHandler())
 	mux.Handle("/livez", n.tracker.LiveHandler())
+	mux.Handle("/startupz", n.tracker.StartupHandler())
 	mux.Handle("/metrics", n.prom.Handler())
 	mux.HandleFunc("POST /cluster/join", n.handleJoin)
 	n.srv = &http.Server{
@@ -187,15 +230,52 @@ func startNode(ctx context.Context, cfg config) (n *node, err error) {
 		defer close(n.served)
 		_ = n.srv.Serve(n.lis)
 	}()
+	if n.health != nil {
+		n.grpcSrv = grpc.NewServer()
+		healthpb.RegisterHealthServer(n.grpcSrv, n.health)
+		go func() { _ = n.grpcSrv.Serve(n.grpcLis) }()
+	}
+	if n.adminLis != nil {
+		n.serveAdmin()
+	}
 	return n, nil
 }
 
 // httpAddr is the address other nodes reach this one's HTTP server at.
-func (n *node) httpAddr() string { return n.lis.Addr().String() }
+func (n *node) httpAddr() string {
+	if n.cfg.Advertise != "" {
+		return n.cfg.Advertise
+	}
+	return n.lis.Addr().String()
+}
 
-// raftAddr is the address Raft listens on (the bound one, when the config
-// asked for port 0).
-func (n *node) raftAddr() raft.ServerAddress { return n.trans.LocalAddr() }
+// raftAddr is the address the cluster's configuration holds for this node:
+// RaftAdvertise, or the bound one (what port 0 picked).
+func (n *node) raftAddr() raft.ServerAddress {
+	if n.cfg.RaftAdvertise != "" {
+		return raft.ServerAddress(n.cfg.RaftAdvertise)
+	}
+	return n.trans.LocalAddr()
+}
+
+// resolve turns host:port into the TCP address Raft's transport
+// advertises. A new pod's or container's own DNS name may take a while to
+// exist, so it retries for up to a minute.
+func resolve(ctx context.Context, hostport string) (net.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		addr, err := net.ResolveTCPAddr("tcp", hostport)
+		if err == nil {
+			return addr, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Second):
+		}
+	}
+}
 
 // bootstrap forms a new cluster of this node alone.
 func (n *node) bootstrap(ctx context.Context) error {
@@ -282,6 +362,20 @@ func (n *node) stop() error {
 	return errors.Join(err, n.closeAll())
 }
 
+// leave stops the node in the order a load balancer or Kubernetes needs:
+// Draining first (readiness off, gRPC NOT_SERVING, Raft leadership handed
+// to another node), then drain of serving what is in flight while the
+// endpoints update, then Stopping.
+func (n *node) leave(drain time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := n.obs.Leave(ctx, nil); err != nil {
+		n.cfg.Logger.Warn("leave", "node.id", n.cfg.ID, "error", err)
+	}
+	cancel()
+	time.Sleep(drain)
+	return n.stop()
+}
+
 // crash kills the node as a crashed process would leave its peers: Raft
 // shut down behind the Observer's back (which shows it as Failed{"raft
 // shut down"} on this node's own console line) and the HTTP server gone.
@@ -311,6 +405,16 @@ func (n *node) closeAll() error {
 		// as a process exit would, so the peers' handlers of them end.
 		errs = append(errs, n.trans.Close())
 		n.trans.CloseStreams()
+	}
+	if n.grpcSrv != nil {
+		n.grpcSrv.Stop()
+	} else if n.grpcLis != nil {
+		_ = n.grpcLis.Close()
+	}
+	if n.admin != nil {
+		_ = n.admin.Close()
+	} else if n.adminLis != nil {
+		_ = n.adminLis.Close()
 	}
 	if n.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
