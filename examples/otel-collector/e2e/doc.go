@@ -1,6 +1,6 @@
 // Package e2e runs the example stack for real: the OpenTelemetry
 // Collector built from ../collector, Jaeger v1.76.0 built from ../jaeger,
-// Prometheus 2 from Debian, and three cluster-node processes, all on
+// Prometheus 2 from Debian, and three raft-node processes (a Raft cluster, through a failover and a lost quorum), all on
 // 127.0.0.1, with the same collector.yaml, jaeger.yaml, prometheus.yml,
 // alerts.yml and dashboard this folder ships. Run it with `make e2e`.
 //

@@ -5,8 +5,8 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"io"
 	"net/http"
 	"net/url"
@@ -21,6 +21,8 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 )
 
 const (
@@ -63,13 +65,18 @@ func TestFullStack(t *testing.T) {
 	run(t, example, promtool, "test", "rules", "alerts_test.yml")
 	run(t, example, bins["collector"], "validate", "--config=file:collector.yaml")
 
-	ports := freePorts(t, 11)
+	ports := freePorts(t, 16)
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
 	jaegerOTLP, jaegerHTTP, jaegerGRPC := addr(0), addr(1), addr(2)
 	colGRPC, colHTTP, colProm := addr(3), addr(4), addr(5)
 	promWeb := addr(6)
-	nodes := []string{addr(7), addr(8), addr(9)}
-	_ = addr(10)
+	var nodes []*raftNode
+	for i := range 3 {
+		nodes = append(nodes, &raftNode{
+			id: "n" + strconv.Itoa(i+1), http: addr(7 + 3*i), raft: addr(8 + 3*i), admin: addr(9 + 3*i),
+			data: filepath.Join(logs, "data", "n"+strconv.Itoa(i+1)),
+		})
+	}
 
 	p := newProcs(t, logs)
 	p.start(t, "jaeger", bins["jaeger"], []string{
@@ -87,7 +94,11 @@ func TestFullStack(t *testing.T) {
 	}, "--config=file:"+filepath.Join(example, "collector.yaml"))
 	testsupport.Poll(t, "the collector's Prometheus endpoint answers", time.Minute, pollEvery, func() error { return httpOK("http://" + colProm + "/metrics") })
 
-	promConfig := loopbackPrometheusConfig(t, example, logs, colProm, nodes)
+	var nodeHTTP []string
+	for _, n := range nodes {
+		nodeHTTP = append(nodeHTTP, n.http)
+	}
+	promConfig := loopbackPrometheusConfig(t, example, logs, colProm, nodeHTTP)
 	run(t, logs, promtool, "check", "config", promConfig)
 	p.start(t, "prometheus", promBin, nil,
 		"--config.file="+promConfig,
@@ -97,10 +108,10 @@ func TestFullStack(t *testing.T) {
 	prom := promAPI{base: "http://" + promWeb}
 	testsupport.Poll(t, "Prometheus answers queries", 2*time.Minute, pollEvery, func() error { _, err := prom.query("up"); return err })
 
-	// Three nodes, out of order: the joiners first, the bootstrapper (the
-	// lowest seed) three seconds later, so the joiners retry.
-	seeds := strings.Join(nodes, ",")
-	sorted := slices.Sorted(slices.Values(nodes))
+	// Three raft-node processes, out of order: the joiners first, the
+	// bootstrapper (the lowest seed) three seconds later, so the joiners
+	// retry. A node is (re)started with the same flags and data directory.
+	seeds := strings.Join(nodeHTTP, ",")
 	nodeEnv := []string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + colGRPC,
 		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
@@ -111,77 +122,154 @@ func TestFullStack(t *testing.T) {
 		"OTEL_BSP_SCHEDULE_DELAY=200",
 		"OTEL_BLRP_SCHEDULE_DELAY=200",
 	}
-	ids := map[string]string{}
-	startNode := func(i int) {
-		id := "n" + strconv.Itoa(i+1)
-		ids[nodes[i]] = id
-		p.start(t, "node-"+id, bins["cluster-node"], nodeEnv, "-id", id, "-listen", nodes[i], "-seeds", seeds)
+	starts := map[string]int{}
+	startNode := func(n *raftNode) {
+		starts[n.id]++
+		n.cmd = p.start(t, "node-"+n.id+"-"+strconv.Itoa(starts[n.id]), bins["raft-node"], nodeEnv,
+			"-id", n.id, "-listen", n.http, "-raft", n.raft, "-admin", n.admin, "-seeds", seeds,
+			"-data", n.data, "-leaderless", leaderless.String())
 	}
-	var bootstrapper int
+	bootstrapper := slices.IndexFunc(nodes, func(n *raftNode) bool { return n.http == slices.Min(nodeHTTP) })
 	for i, n := range nodes {
-		if n == sorted[0] {
-			bootstrapper = i
-		}
-	}
-	for i := range nodes {
 		if i != bootstrapper {
-			startNode(i)
+			startNode(n)
 		}
 	}
 	time.Sleep(3 * time.Second)
-	startNode(bootstrapper)
-
+	startNode(nodes[bootstrapper])
+	allReady := func(what string) {
+		t.Helper()
+		for _, n := range nodes {
+			testsupport.Poll(t, n.id+" Ready{3}"+what, 90*time.Second, pollEvery, func() error { return nodeIs(n.http, `{"phase":"ready","nodes":3}`) })
+		}
+		testsupport.Poll(t, "Prometheus sees all three nodes ready"+what, time.Minute, pollEvery, func() error {
+			return prom.expect(`cluster_lifecycle_state{job="raft-node",state="ready"} == 1`, 3)
+		})
+	}
+	allReady("")
 	for _, n := range nodes {
-		testsupport.Poll(t, "node "+ids[n]+" Ready{3}", 90*time.Second, pollEvery, func() error { return nodeIs(n, `{"phase":"ready","nodes":3}`) })
+		if n != nodes[bootstrapper] && !slices.Contains(details(t, n.http), "joining cluster (attempt 1)") {
+			t.Errorf("%s joined at its first attempt, though it started before the bootstrapper: %q", n.id, details(t, n.http))
+		}
 	}
-	testsupport.Poll(t, "Prometheus sees all three nodes ready", time.Minute, pollEvery, func() error {
-		return prom.expect(`cluster_lifecycle_state{job="cluster-node",state="ready"} == 1`, 3)
-	})
 
-	// A 200 ms failure, shorter than one export plus scrape: the node's
-	// first. The state gauge most likely never shows it; the alert fires
-	// from the phase entries, through the collector and scraped directly.
+	// A 200 ms failure (the admin endpoint's Fail, then Recover), shorter
+	// than one export plus scrape: the node's first. The state gauge most
+	// likely never shows it; the alert fires from the phase entries,
+	// through the collector and scraped directly.
 	blip := nodes[(bootstrapper+2)%3]
-	bid := ids[blip]
-	post(t, "http://"+blip+"/admin/fail", "e2e: 200 ms failure")
+	post(t, "http://"+blip.admin+"/admin/fail", "e2e: 200 ms failure")
 	time.Sleep(200 * time.Millisecond)
-	post(t, "http://"+blip+"/admin/rejoin", "")
-	testsupport.Poll(t, bid+" back to Ready{3}", time.Minute, pollEvery, func() error { return nodeIs(blip, `{"phase":"ready","nodes":3}`) })
-	if d := failedFor(t, blip); d >= time.Second {
-		t.Fatalf("%s was Failed for %v, not less than one scrape interval", bid, d)
+	post(t, "http://"+blip.admin+"/admin/recover", "")
+	testsupport.Poll(t, blip.id+" back to Ready{3}", time.Minute, pollEvery, func() error { return nodeIs(blip.http, `{"phase":"ready","nodes":3}`) })
+	if d := failedFor(t, blip.http); d >= time.Second {
+		t.Fatalf("%s was Failed for %v, not less than one scrape interval", blip.id, d)
 	} else {
-		t.Logf("%s was Failed for %v", bid, d.Round(time.Millisecond))
+		t.Logf("%s was Failed for %v", blip.id, d.Round(time.Millisecond))
 	}
-	testsupport.Poll(t, "the ClusterNodeFailed alert fires for "+bid+"'s brief failure", time.Minute, pollEvery, func() error {
-		return prom.expect(`ALERTS{alertname="ClusterNodeFailed",alertstate="firing",instance="`+bid+`"}`, 1)
+	testsupport.Poll(t, "the ClusterNodeFailed alert fires for "+blip.id+"'s brief failure", time.Minute, pollEvery, func() error {
+		return prom.expect(`ALERTS{alertname="ClusterNodeFailed",alertstate="firing",instance="`+blip.id+`"}`, 1)
 	})
 	failedRule := ruleQuery(t, example, "ClusterNodeFailed")
-	direct := strings.ReplaceAll(failedRule, `job="cluster-node"`, `job="cluster-nodes"`)
-	testsupport.Poll(t, "ClusterNodeFailed's expression holds for "+bid+" scraped directly", 30*time.Second, pollEvery, func() error {
-		return prom.expect(`(`+direct+`) and on (instance) up{job="cluster-nodes",instance="`+blip+`"}`, 1)
+	direct := strings.ReplaceAll(failedRule, `job="raft-node"`, `job="raft-nodes"`)
+	testsupport.Poll(t, "ClusterNodeFailed's expression holds for "+blip.id+" scraped directly", 30*time.Second, pollEvery, func() error {
+		return prom.expect(`(`+direct+`) and on (instance) up{job="raft-nodes",instance="`+blip.http+`"}`, 1)
 	})
-	if seen, err := prom.query(`max_over_time(cluster_lifecycle_state{job="cluster-node",state="failed",instance="` + bid + `"}[5m]) == 1`); err == nil {
-		t.Logf("the state gauge sampled %s's brief failure: %v (the alert does not depend on it)", bid, len(seen) > 0)
+	if seen, err := prom.query(`max_over_time(cluster_lifecycle_state{job="raft-node",state="failed",instance="` + blip.id + `"}[5m]) == 1`); err == nil {
+		t.Logf("the state gauge sampled %s's brief failure: %v (the alert does not depend on it)", blip.id, len(seen) > 0)
 	}
 
-	// One node through Failed and back.
+	// A failover: the leader's process is killed (SIGKILL, no goodbye).
+	// The survivors elect a new leader and never leave Ready{3}; the killed
+	// node, restarted on its data directory, is Restarting, then Ready{3},
+	// without joining again.
+	leader := raftLeader(t, nodes)
+	var survivors []*raftNode
+	seqs := map[string]float64{}
+	for _, n := range nodes {
+		if n != leader {
+			survivors = append(survivors, n)
+			seqs[n.id] = statusSeq(t, n.http)
+		}
+	}
+	killedAt := time.Now()
+	p.kill(t, leader.cmd)
+	testsupport.Poll(t, "a survivor leads", 30*time.Second, 50*time.Millisecond, func() error {
+		if l := raftLeader(t, survivors); l == nil {
+			return errors.New("no leader among the survivors")
+		}
+		return nil
+	})
+	elected := time.Since(killedAt)
+	newLeader := raftLeader(t, survivors)
+	testsupport.Poll(t, "Prometheus sees "+leader.id+" down and "+newLeader.id+" leading", time.Minute, pollEvery, func() error {
+		if err := prom.expect(`up{job="raft-nodes",instance="`+leader.http+`"} == 0`, 1); err != nil {
+			return err
+		}
+		return prom.expect(`cluster_lifecycle_raft_leader{job="raft-node",instance="`+newLeader.id+`"} == 1`, 1)
+	})
+	time.Sleep(2 * time.Second) // longer than the Observers' poll: any flap would show by now
+	startNode(leader)
+	testsupport.Poll(t, leader.id+" Ready{3} after its restart", time.Minute, pollEvery, func() error { return nodeIs(leader.http, `{"phase":"ready","nodes":3}`) })
+	restarted := time.Since(killedAt)
+	if got, want := details(t, leader.http), []string{"restart", "ready (3 nodes)"}; !slices.Equal(got, want) {
+		t.Errorf("%s after its restart: %q, want %q", leader.id, got, want)
+	}
+	for _, s := range survivors {
+		if got := statusSeq(t, s.http); got != seqs[s.id] {
+			t.Errorf("%s changed phase during the failover (seq %v → %v): %q", s.id, seqs[s.id], got, details(t, s.http))
+		}
+	}
+	failoverWindow := fmt.Sprintf("[%ds]", int(time.Since(killedAt).Seconds())+1)
+	testsupport.Poll(t, "Prometheus: the survivors Ready throughout the failover, "+leader.id+" restarted", time.Minute, pollEvery, func() error {
+		for _, s := range survivors {
+			if err := prom.expect(`min_over_time(cluster_lifecycle_state{job="raft-node",state="ready",instance="`+s.id+`"}`+failoverWindow+`) == 1`, 1); err != nil {
+				return err
+			}
+		}
+		return prom.expect(`cluster_lifecycle_phase_entries_total{job="raft-node",instance="`+leader.id+`",phase="restarting"} >= 1`, 1)
+	})
+	t.Logf("failover: %s killed; %s led %v later; the survivors' phase never changed; %s Ready again %v after the kill",
+		leader.id, newLeader.id, elected.Round(time.Millisecond), leader.id, restarted.Round(time.Millisecond))
+	allReady(" after the failover")
+
+	// Quorum lost: two of three processes killed. The survivor has no
+	// leader and is Failed once the leaderless timeout passes, with the
+	// reason; the alert fires. The two restarted, all are Ready again.
 	victim := nodes[(bootstrapper+1)%3]
-	vid := ids[victim]
-	post(t, "http://"+victim+"/admin/fail", "e2e: injected failure")
-	testsupport.Poll(t, "Prometheus sees "+vid+" failed", time.Minute, pollEvery, func() error {
-		return prom.expect(`cluster_lifecycle_state{job="cluster-node",state="failed",instance="`+vid+`"} == 1`, 1)
+	var killed []*raftNode
+	for _, n := range nodes {
+		if n != victim {
+			killed = append(killed, n)
+			p.kill(t, n.cmd)
+		}
+	}
+	lostAt := time.Now()
+	testsupport.Poll(t, victim.id+" Failed without a leader", time.Minute, pollEvery, func() error {
+		got, err := nodeStatus(victim.http)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(string(got), `{"phase":"failed","reason":"no leader for more than `+leaderless.String()) {
+			return fmt.Errorf("lifecycle %s", got)
+		}
+		return nil
 	})
-	testsupport.Poll(t, "the ClusterNodeFailed alert fires for "+vid, time.Minute, pollEvery, func() error {
-		return prom.expect(`ALERTS{alertname="ClusterNodeFailed",alertstate="firing",instance="`+vid+`"}`, 1)
+	t.Logf("quorum lost: %s Failed %v after the kills (leaderless timeout %v)", victim.id, time.Since(lostAt).Round(time.Millisecond), leaderless)
+	testsupport.Poll(t, "Prometheus sees "+victim.id+" failed", time.Minute, pollEvery, func() error {
+		return prom.expect(`cluster_lifecycle_state{job="raft-node",state="failed",instance="`+victim.id+`"} == 1`, 1)
 	})
-	post(t, "http://"+victim+"/admin/rejoin", "")
-	testsupport.Poll(t, vid+" back to Ready{3}", time.Minute, pollEvery, func() error { return nodeIs(victim, `{"phase":"ready","nodes":3}`) })
-	testsupport.Poll(t, "Prometheus sees all three nodes ready again", time.Minute, pollEvery, func() error {
-		return prom.expect(`cluster_lifecycle_state{job="cluster-node",state="ready"} == 1`, 3)
+	testsupport.Poll(t, "the ClusterNodeFailed alert fires for "+victim.id, time.Minute, pollEvery, func() error {
+		return prom.expect(`ALERTS{alertname="ClusterNodeFailed",alertstate="firing",instance="`+victim.id+`"}`, 1)
 	})
+	for _, n := range killed {
+		startNode(n)
+	}
+	allReady(" after quorum came back")
+	vid, bid := victim.id, blip.id
 
 	// The failure stays in the range history, and the alert in ALERTS.
-	history, err := prom.queryRange(`cluster_lifecycle_state{job="cluster-node",state="failed",instance="`+vid+`"}`, began, time.Now())
+	history, err := prom.queryRange(`cluster_lifecycle_state{job="raft-node",state="failed",instance="`+vid+`"}`, began, time.Now())
 	if err != nil || !anyValue(history, 1) {
 		t.Fatalf("the failure of %s is not in the range history: %v %v", vid, err, history)
 	}
@@ -210,21 +298,21 @@ func TestFullStack(t *testing.T) {
 	// Each node's /cluster/status agrees with Prometheus, through the
 	// collector and scraped directly.
 	for _, n := range nodes {
-		phase := nodePhase(t, n)
-		if err := prom.expect(`cluster_lifecycle_state{job="cluster-node",instance="`+ids[n]+`",state="`+phase+`"} == 1`, 1); err != nil {
-			t.Errorf("%s says %s; Prometheus (collector) disagrees: %v", ids[n], phase, err)
+		phase := nodePhase(t, n.http)
+		if err := prom.expect(`cluster_lifecycle_state{job="raft-node",instance="`+n.id+`",state="`+phase+`"} == 1`, 1); err != nil {
+			t.Errorf("%s says %s; Prometheus (collector) disagrees: %v", n.id, phase, err)
 		}
-		testsupport.Poll(t, "the direct scrape of "+ids[n], 30*time.Second, pollEvery, func() error {
-			return prom.expect(`cluster_lifecycle_state{job="cluster-nodes",instance="`+n+`",state="`+phase+`"} == 1`, 1)
+		testsupport.Poll(t, "the direct scrape of "+n.id, 30*time.Second, pollEvery, func() error {
+			return prom.expect(`cluster_lifecycle_state{job="raft-nodes",instance="`+n.http+`",state="`+phase+`"} == 1`, 1)
 		})
 	}
 
-	checkJaeger(t, "http://"+jaegerHTTP, []string{"n1", "n2", "n3"})
+	checkJaeger(t, "http://"+jaegerHTTP, []string{"n1", "n2", "n3"}, leader.id)
 	t.Logf("full stack verified in %v", time.Since(began).Round(time.Second))
 }
 
 // buildAll builds (or reuses) the collector and Jaeger, cached by version,
-// and builds the cluster node fresh. The two heavy builds run side by side.
+// and builds the raft node fresh. The two heavy builds run side by side.
 func buildAll(t *testing.T, repo, example, logs string) map[string]string {
 	t.Helper()
 	cache := filepath.Join(repo, ".cache", "bin")
@@ -232,20 +320,20 @@ func buildAll(t *testing.T, repo, example, logs string) map[string]string {
 		t.Fatal(err)
 	}
 	bins := map[string]string{
-		"collector":    filepath.Join(cache, "otelcol-lifecycle-"+collectorVersion),
-		"jaeger":       filepath.Join(cache, "jaeger-"+jaegerVersion),
-		"cluster-node": filepath.Join(logs, "cluster-node"),
+		"collector": filepath.Join(cache, "otelcol-lifecycle-"+collectorVersion),
+		"jaeger":    filepath.Join(cache, "jaeger-"+jaegerVersion),
+		"raft-node": filepath.Join(logs, "raft-node"),
 	}
 	type build struct{ dir, out, pkg string }
 	builds := map[string]build{
-		"collector":    {filepath.Join(example, "collector"), bins["collector"], "."},
-		"jaeger":       {filepath.Join(example, "jaeger"), bins["jaeger"], "github.com/jaegertracing/jaeger/cmd/jaeger"},
-		"cluster-node": {filepath.Join(repo, "examples", "cluster-node"), bins["cluster-node"], "."},
+		"collector": {filepath.Join(example, "collector"), bins["collector"], "."},
+		"jaeger":    {filepath.Join(example, "jaeger"), bins["jaeger"], "github.com/jaegertracing/jaeger/cmd/jaeger"},
+		"raft-node": {filepath.Join(repo, "examples", "raft-node"), bins["raft-node"], "."},
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(builds))
 	for name, b := range builds {
-		if _, err := os.Stat(b.out); err == nil && name != "cluster-node" {
+		if _, err := os.Stat(b.out); err == nil && name != "raft-node" {
 			t.Logf("reusing %s", b.out)
 			continue
 		}
@@ -329,7 +417,7 @@ func loopbackPrometheusConfig(t *testing.T, example, logs, collector string, nod
 	global := cfg["global"].(map[string]any)
 	global["scrape_interval"], global["evaluation_interval"] = "1s", "1s"
 	cfg["rule_files"] = []any{filepath.Join(example, "alerts.yml")}
-	targets := map[string][]string{"otel-collector": {collector}, "cluster-nodes": nodes}
+	targets := map[string][]string{"otel-collector": {collector}, "raft-nodes": nodes}
 	for _, sc := range cfg["scrape_configs"].([]any) {
 		job := sc.(map[string]any)
 		tg, ok := targets[job["job_name"].(string)]
@@ -429,20 +517,8 @@ func rules(t *testing.T, example string) []rule {
 // its /cluster/status.
 func failedFor(t *testing.T, n string) time.Duration {
 	t.Helper()
-	res, err := http.Get("http://" + n + "/cluster/status")
+	doc, err := status(n)
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var doc struct {
-		History []struct {
-			From struct {
-				Phase string `json:"phase"`
-			} `json:"from"`
-			InPhase float64 `json:"in_phase_seconds"`
-		} `json:"history"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
 	for i := len(doc.History) - 1; i >= 0; i-- {
@@ -455,18 +531,8 @@ func failedFor(t *testing.T, n string) time.Duration {
 }
 
 func nodeStatus(n string) (json.RawMessage, error) {
-	res, err := http.Get("http://" + n + "/cluster/status")
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	var doc struct {
-		Lifecycle json.RawMessage `json:"lifecycle"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
-		return nil, err
-	}
-	return doc.Lifecycle, nil
+	doc, err := status(n)
+	return doc.Lifecycle, err
 }
 
 func nodeIs(n, want string) error {
@@ -576,4 +642,83 @@ func anyValue(res []sample, want float64) bool {
 		}
 	}
 	return false
+}
+
+// leaderless is the nodes' -leaderless: how long a node without a Raft
+// leader waits before it says Failed.
+const leaderless = 3 * time.Second
+
+// raftNode is one raft-node process: its addresses and data directory stay
+// the same across restarts.
+type raftNode struct {
+	id, http, raft, admin, data string
+	cmd                         *exec.Cmd // the running process
+}
+
+// raftLeader returns the node whose /metrics says it leads, or nil.
+func raftLeader(t *testing.T, nodes []*raftNode) *raftNode {
+	t.Helper()
+	for _, n := range nodes {
+		res, err := http.Get("http://" + n.http + "/metrics")
+		if err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "cluster_lifecycle_raft_leader{") && strings.HasSuffix(line, " 1") {
+				return n
+			}
+		}
+	}
+	return nil
+}
+
+// statusDoc is the part of /cluster/status the test reads.
+type statusDoc struct {
+	Lifecycle json.RawMessage `json:"lifecycle"`
+	Seq       float64         `json:"seq"`
+	History   []struct {
+		Detail string `json:"detail"`
+		From   struct {
+			Phase string `json:"phase"`
+		} `json:"from"`
+		InPhase float64 `json:"in_phase_seconds"`
+	} `json:"history"`
+}
+
+func status(n string) (statusDoc, error) {
+	var doc statusDoc
+	res, err := http.Get("http://" + n + "/cluster/status")
+	if err != nil {
+		return doc, err
+	}
+	defer res.Body.Close()
+	err = json.NewDecoder(res.Body).Decode(&doc)
+	return doc, err
+}
+
+// statusSeq is the sequence number of node n's last transition.
+func statusSeq(t *testing.T, n string) float64 {
+	t.Helper()
+	doc, err := status(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc.Seq
+}
+
+// details are the detail texts of node n's transitions, oldest first, the
+// initial state included.
+func details(t *testing.T, n string) []string {
+	t.Helper()
+	doc, err := status(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, h := range doc.History {
+		out = append(out, h.Detail)
+	}
+	return out
 }

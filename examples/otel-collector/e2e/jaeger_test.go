@@ -5,12 +5,13 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"net/http"
 	"net/url"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 )
 
 type jaegerSpan struct {
@@ -64,8 +65,9 @@ func jaegerTraces(base, service string) ([]jaegerTrace, error) {
 
 // checkJaeger asserts that Jaeger holds, for every node, lifecycle
 // episodes with phase spans and transition events (span events come back
-// as logs), and that one join trace crosses two nodes.
-func checkJaeger(t *testing.T, base string, instances []string) {
+// as logs), that one join trace crosses two nodes, and that the node
+// restarted after the failover has its Restarting phase span.
+func checkJaeger(t *testing.T, base string, instances []string, restarted string) {
 	t.Helper()
 	testsupport.Poll(t, "Jaeger has every node's lifecycle", time.Minute, pollEvery, func() error {
 		res, err := http.Get(base + "/api/services")
@@ -80,10 +82,10 @@ func checkJaeger(t *testing.T, base string, instances []string) {
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(svc.Data, "cluster-node") {
+		if !slices.Contains(svc.Data, "raft-node") {
 			return fmt.Errorf("services %v", svc.Data)
 		}
-		traces, err := jaegerTraces(base, "cluster-node")
+		traces, err := jaegerTraces(base, "raft-node")
 		if err != nil {
 			return err
 		}
@@ -91,6 +93,7 @@ func checkJaeger(t *testing.T, base string, instances []string) {
 		phases := map[string]bool{}
 		events := map[string]bool{}
 		crossNode := false
+		restarting := false
 		for _, tr := range traces {
 			seen := map[string]bool{}
 			for _, s := range tr.Spans {
@@ -101,6 +104,9 @@ func checkJaeger(t *testing.T, base string, instances []string) {
 					episodes[inst] = true
 				case "cluster.lifecycle.joining", "cluster.lifecycle.starting", "cluster.lifecycle.bootstrapping":
 					phases[inst] = true
+				case "cluster.lifecycle.restarting":
+					phases[inst] = true
+					restarting = restarting || inst == restarted
 				}
 				for _, l := range s.Logs {
 					for _, f := range l.Fields {
@@ -121,6 +127,9 @@ func checkJaeger(t *testing.T, base string, instances []string) {
 		}
 		if !crossNode {
 			return fmt.Errorf("no join trace crosses two nodes among %d traces", len(traces))
+		}
+		if !restarting {
+			return fmt.Errorf("no cluster.lifecycle.restarting span of %s among %d traces", restarted, len(traces))
 		}
 		return nil
 	})

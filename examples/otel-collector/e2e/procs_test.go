@@ -100,6 +100,21 @@ func alive(pid int) bool {
 	return len(f) > 2 && f[2] != "Z"
 }
 
+// kill ends one process as a crash would (SIGKILL: no shutdown, no flush)
+// and waits until it is gone.
+func (p *procs) kill(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d outlived SIGKILL", cmd.Process.Pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("killed pid %d", cmd.Process.Pid)
+}
+
 // stopAll stops every process, the last started first.
 func (p *procs) stopAll() {
 	p.once.Do(func() {
