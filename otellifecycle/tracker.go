@@ -124,6 +124,13 @@ func (t *Tracker) Current() State { return t.m.Load().State }
 // lock, no allocation.
 func (t *Tracker) IsReady() bool { return t.m.Load().State.Phase == Ready }
 
+// IsLive reports whether the current state is live by the tracker's own
+// rule: every phase but Failed, or WithLiveness. It is the rule LiveHandler
+// answers with, so a watchdog fed by IsLive (sdnotify's StartWatchdog) and
+// a /livez probe never disagree. One atomic load, no lock, no allocation:
+// keep it that way, watchdogs call it on a timer.
+func (t *Tracker) IsLive() bool { return t.cfg.live(t.m.Load().State) }
+
 // ToStarting moves to Starting.
 func (t *Tracker) ToStarting(ctx context.Context) { t.to(ctx, StartingState()) }
 

@@ -121,7 +121,7 @@ func single(ctx context.Context, args []string) error {
 		return err
 	}
 	singleStarted(n)
-	if _, err := notify.StartWatchdog(ctx, n.tracker); err != nil {
+	if _, err := notify.StartWatchdog(ctx, n.tracker.IsLive); err != nil {
 		n.cfg.Logger.Warn("systemd watchdog not started", "node.id", *id, "error", err)
 	}
 	printURLs(n)

@@ -45,7 +45,7 @@ func serve(ctx context.Context) error {
 		return err
 	}
 	defer tracker.Close() // runs first: ends open spans, flushes the final state
-	if _, err := notify.StartWatchdog(ctx, tracker); err != nil {
+	if _, err := notify.StartWatchdog(ctx, tracker.IsLive); err != nil {
 		return err
 	}
 

@@ -20,15 +20,21 @@ import (
 // MaxDatagram is the most bytes one notification carries.
 const MaxDatagram = 4096
 
+// watchdogTrigger asks systemd for the watchdog action now (sd_notify(3),
+// systemd 243). go-systemd's daemon package has no name for it.
+const watchdogTrigger = "WATCHDOG=trigger"
+
 // Sink sends the lifecycle to systemd. Create it with New; it is safe for
 // concurrent use.
 type Sink struct {
 	socket       string
 	writeTimeout time.Duration
 	extend       time.Duration
+	trigger      bool
 
-	readySent atomic.Bool
-	failing   atomic.Bool // a failure was reported and no send has succeeded since
+	readySent    atomic.Bool
+	stoppingSent atomic.Bool // STOPPING=1 is final: sent once, and no READY=1 after it
+	failing      atomic.Bool // a failure was reported and no send has succeeded since
 }
 
 // Option configures a Sink.
@@ -53,11 +59,33 @@ func WithWriteTimeout(d time.Duration) Option {
 	})
 }
 
-// WithExtendTimeout makes every Joining transition also send
-// EXTEND_TIMEOUT_USEC=d, asking systemd to wait d more for start-up. Zero
-// (the default) turns it off.
+// WithExtendTimeout makes every Bootstrapping and Joining transition also
+// send EXTEND_TIMEOUT_USEC=d, asking systemd to wait d more for start-up:
+// a bootstrap that pings its seeds is as slow as a join, and each join
+// attempt asks again. Each datagram gives the service d from the moment
+// systemd gets it (sd_notify(3)), so set d longer than one bootstrap or
+// join attempt takes. Zero (the default) turns it off.
 func WithExtendTimeout(d time.Duration) Option {
 	return optionFunc(func(s *Sink) { s.extend = max(d, 0) })
+}
+
+// WithWatchdogTrigger makes every entry into Failed also send
+// WATCHDOG=trigger, in the same datagram as its STATUS=failed: <reason>.
+// systemd then acts at once as it would on a missed watchdog ping, instead
+// of WatchdogSec= after the last one: the service is placed in a failed
+// state and terminated with SIGABRT (or WatchdogSignal=), and
+// Restart=on-failure, on-watchdog, on-abnormal or always restarts it. The
+// journal names the reason: "Watchdog request (last status: failed: …)!".
+//
+// Per sd_notify(3), WatchdogSec= need not be set for WATCHDOG=trigger to
+// act (systemd 243 and later); `systemctl service-watchdogs no` turns it
+// off. Without the option, a Failed node only stops the StartWatchdog
+// pings (by the default liveness rule), and systemd acts after
+// WatchdogSec=, if the unit sets it. Use it when a failed node is better
+// restarted than left to recover: the tracker allows Failed → Joining, and
+// with this option a node gets no time to take that path itself.
+func WithWatchdogTrigger() Option {
+	return optionFunc(func(s *Sink) { s.trigger = true })
 }
 
 // New returns a Sink for $NOTIFY_SOCKET as it is now (or WithSocket).
@@ -90,14 +118,20 @@ func (s *Sink) message(t otellifecycle.Transition) string {
 	var extra []string
 	switch t.To.Phase {
 	case otellifecycle.Ready:
-		if s.readySent.CompareAndSwap(false, true) {
+		if !s.stoppingSent.Load() && s.readySent.CompareAndSwap(false, true) {
 			extra = append(extra, daemon.SdNotifyReady)
 		}
 	case otellifecycle.Stopping:
-		extra = append(extra, daemon.SdNotifyStopping)
-	case otellifecycle.Joining:
-		if s.extend > 0 {
+		if s.stoppingSent.CompareAndSwap(false, true) {
+			extra = append(extra, daemon.SdNotifyStopping)
+		}
+	case otellifecycle.Bootstrapping, otellifecycle.Joining:
+		if s.extend > 0 && !s.stoppingSent.Load() { // it would stretch the stop timeout
 			extra = append(extra, "EXTEND_TIMEOUT_USEC="+strconv.FormatInt(s.extend.Microseconds(), 10))
+		}
+	case otellifecycle.Failed:
+		if s.trigger && !s.stoppingSent.Load() { // the unit is stopping already
+			extra = append(extra, watchdogTrigger)
 		}
 	}
 	room := MaxDatagram - len("STATUS=")

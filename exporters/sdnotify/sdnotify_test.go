@@ -80,50 +80,134 @@ func TestDatagramsPerTransition(t *testing.T) {
 	}
 }
 
-func TestExtendTimeoutWhileJoining(t *testing.T) {
+// A bootstrap that pings its seeds is as slow as a join: both ask systemd
+// for more start-up time, on every entry, and no other phase does.
+func TestExtendTimeoutWhileBootstrappingOrJoining(t *testing.T) {
 	ctx := t.Context()
 	name, conn := listen(t, false)
 	sink := sdnotify.New(sdnotify.WithSocket(name), sdnotify.WithExtendTimeout(90*time.Second))
-	_ = sink.Notify(ctx, transition(1, otellifecycle.StartingState(), otellifecycle.JoiningState(0)))
-	if got, want := read(t, conn), "STATUS=joining cluster (attempt 0)\nEXTEND_TIMEOUT_USEC=90000000"; got != want {
-		t.Fatalf("datagram %q, want %q", got, want)
+	steps := []struct {
+		to   otellifecycle.State
+		want string
+	}{
+		{otellifecycle.BootstrappingState(), "STATUS=bootstrapping new cluster\nEXTEND_TIMEOUT_USEC=90000000"},
+		{otellifecycle.JoiningState(0), "STATUS=joining cluster (attempt 0)\nEXTEND_TIMEOUT_USEC=90000000"},
+		{otellifecycle.JoiningState(1), "STATUS=joining cluster (attempt 1)\nEXTEND_TIMEOUT_USEC=90000000"},
+		{otellifecycle.ReadyState(1), "STATUS=ready (1 nodes)\nREADY=1"},
+		{otellifecycle.FailedState("x"), "STATUS=failed: x"},
+		{otellifecycle.BootstrappingState(), "STATUS=bootstrapping new cluster\nEXTEND_TIMEOUT_USEC=90000000"},
+		{otellifecycle.RestartingState(), "STATUS=restart"},
 	}
-	_ = sink.Notify(ctx, transition(2, otellifecycle.JoiningState(0), otellifecycle.ReadyState(1)))
-	if got := read(t, conn); strings.Contains(got, "EXTEND") {
-		t.Fatalf("EXTEND_TIMEOUT_USEC outside Joining: %q", got)
+	from := otellifecycle.StartingState()
+	for i, s := range steps {
+		_ = sink.Notify(ctx, transition(uint64(i+1), from, s.to))
+		if got := read(t, conn); got != s.want {
+			t.Fatalf("after %v: datagram %q, want %q", s.to, got, s.want)
+		}
+		from = s.to
+	}
+}
+
+// WithWatchdogTrigger: entering Failed asks systemd for the watchdog
+// action at once, in the same datagram as the failure's STATUS=, so the
+// journal's "Watchdog request (last status: …)" names the reason. Every
+// entry into Failed carries it; no other phase does.
+func TestWatchdogTriggerRidesWithTheFailedStatus(t *testing.T) {
+	ctx := t.Context()
+	name, conn := listen(t, false)
+	sink := sdnotify.New(sdnotify.WithSocket(name), sdnotify.WithWatchdogTrigger())
+	steps := []struct {
+		to   otellifecycle.State
+		want string
+	}{
+		{otellifecycle.JoiningState(0), "STATUS=joining cluster (attempt 0)"},
+		{otellifecycle.FailedState("seeds unreachable"), "STATUS=failed: seeds unreachable\nWATCHDOG=trigger"},
+		{otellifecycle.ReadyState(3), "STATUS=ready (3 nodes)\nREADY=1"},
+		{otellifecycle.FailedState("lost quorum"), "STATUS=failed: lost quorum\nWATCHDOG=trigger"},
+		{otellifecycle.StoppingState(), "STATUS=stopping\nSTOPPING=1"},
+	}
+	from := otellifecycle.StartingState()
+	for i, s := range steps {
+		_ = sink.Notify(ctx, transition(uint64(i+1), from, s.to))
+		if got := read(t, conn); got != s.want {
+			t.Fatalf("after %v: datagram %q, want %q", s.to, got, s.want)
+		}
+		from = s.to
+	}
+}
+
+// STOPPING=1 is final in systemd (since 259): the sink sends it once, and
+// never READY=1 after it, whatever the tracker does next.
+func TestStoppingIsSentOnceAndIsFinal(t *testing.T) {
+	ctx := t.Context()
+	name, conn := listen(t, false)
+	sink := sdnotify.New(sdnotify.WithSocket(name), sdnotify.WithExtendTimeout(time.Minute), sdnotify.WithWatchdogTrigger())
+	steps := []struct {
+		to   otellifecycle.State
+		want string
+	}{
+		{otellifecycle.StoppingState(), "STATUS=stopping\nSTOPPING=1"},
+		// After STOPPING=1 only the status: an extension would stretch the
+		// stop timeout, a trigger would abort a unit already stopping.
+		{otellifecycle.JoiningState(0), "STATUS=joining cluster (attempt 0)"},
+		{otellifecycle.BootstrappingState(), "STATUS=bootstrapping new cluster"},
+		{otellifecycle.FailedState("late"), "STATUS=failed: late"},
+		{otellifecycle.ReadyState(3), "STATUS=ready (3 nodes)"}, // the first Ready, but after STOPPING=1
+		{otellifecycle.StoppingState(), "STATUS=stopping"},
+	}
+	from := otellifecycle.StartingState()
+	for i, s := range steps {
+		_ = sink.Notify(ctx, transition(uint64(i+1), from, s.to))
+		if got := read(t, conn); got != s.want {
+			t.Fatalf("after %v: datagram %q, want %q", s.to, got, s.want)
+		}
+		from = s.to
 	}
 }
 
 // A reason can hold anything; a datagram carries only the lines the sink
-// means, and never more than 4096 bytes.
+// means, and never more than 4096 bytes, with every option on.
 func TestHostileDetailNeverAddsALineOrOverflows(t *testing.T) {
 	ctx := t.Context()
-	name, conn := listen(t, false)
-	sink := sdnotify.New(sdnotify.WithSocket(name))
 	hostile := []string{
 		"x\nREADY=1",
 		"x\r\nSTOPPING=1\x00WATCHDOG=1",
+		"x=y\nWATCHDOG=1",
 		strings.Repeat("é", 10000),
 		strings.Repeat("a", 1<<20),
 		"\xff\xfe\nMAINPID=1",
 	}
-	for i, h := range hostile {
-		// Both as the tracker would hand it over (normalized) and raw,
-		// as a Transition built by hand could.
-		for _, tr := range []otellifecycle.Transition{
-			transition(uint64(i), otellifecycle.StartingState(), otellifecycle.FailedState(h)),
-			{Seq: uint64(i), To: otellifecycle.State{Phase: otellifecycle.Failed, Reason: h}, Detail: "failed: " + h},
-		} {
-			_ = sink.Notify(ctx, tr)
-			got := read(t, conn)
-			if len(got) > 4096 {
-				t.Fatalf("datagram of %d bytes", len(got))
+	for _, c := range []struct {
+		name  string
+		opts  []sdnotify.Option
+		lines []string // what follows the STATUS= line
+	}{
+		{"plain", nil, nil},
+		{"every option", []sdnotify.Option{sdnotify.WithWatchdogTrigger(), sdnotify.WithExtendTimeout(time.Minute)}, []string{"WATCHDOG=trigger"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			name, conn := listen(t, false)
+			sink := sdnotify.New(append([]sdnotify.Option{sdnotify.WithSocket(name)}, c.opts...)...)
+			for i, h := range hostile {
+				// Both as the tracker would hand it over (normalized) and raw,
+				// as a Transition built by hand could.
+				for _, tr := range []otellifecycle.Transition{
+					transition(uint64(i), otellifecycle.StartingState(), otellifecycle.FailedState(h)),
+					{Seq: uint64(i), To: otellifecycle.State{Phase: otellifecycle.Failed, Reason: h}, Detail: "failed: " + h},
+				} {
+					_ = sink.Notify(ctx, tr)
+					got := read(t, conn)
+					if len(got) > 4096 {
+						t.Fatalf("datagram of %d bytes", len(got))
+					}
+					lines := strings.Split(got, "\n")
+					if len(lines) != 1+len(c.lines) || !strings.HasPrefix(lines[0], "STATUS=failed: ") || strings.ContainsAny(got, "\r\x00") ||
+						strings.Join(lines[1:], "\n") != strings.Join(c.lines, "\n") {
+						t.Fatalf("datagram %q…%q", got[:min(len(got), 80)], got[max(0, len(got)-40):])
+					}
+				}
 			}
-			lines := strings.Split(got, "\n")
-			if len(lines) != 1 || !strings.HasPrefix(lines[0], "STATUS=failed: ") || strings.ContainsAny(got, "\r\x00") {
-				t.Fatalf("datagram %q…", got[:min(len(got), 80)])
-			}
-		}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func TestWatchdogPingsAtHalfTheIntervalAndPausesWhileFailed(t *testing.T) {
 	sink := sdnotify.New(sdnotify.WithSocket(name))
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	started, err := sink.StartWatchdog(wctx, tr)
+	started, err := sink.StartWatchdog(wctx, tr.IsLive)
 	if !started || err != nil {
 		t.Fatalf("StartWatchdog = %v, %v", started, err)
 	}
@@ -54,12 +55,44 @@ func TestWatchdogOffWithoutWatchdogUsec(t *testing.T) {
 	sink := sdnotify.New(sdnotify.WithSocket("@unused"))
 	tr, _ := otellifecycle.New()
 	defer tr.Close()
-	if started, err := sink.StartWatchdog(ctx, tr); started || err != nil {
+	if started, err := sink.StartWatchdog(ctx, tr.IsLive); started || err != nil {
 		t.Fatalf("StartWatchdog = %v, %v; want false, nil", started, err)
 	}
 	t.Setenv("WATCHDOG_USEC", "soon")
-	if started, err := sink.StartWatchdog(ctx, tr); started || err == nil {
+	if started, err := sink.StartWatchdog(ctx, tr.IsLive); started || err == nil {
 		t.Fatalf("StartWatchdog with a bad WATCHDOG_USEC = %v, %v; want false and an error", started, err)
+	}
+}
+
+// The watchdog asks only "is it live?": any func() bool will do, so a
+// service can feed it its own health, not only a tracker's IsLive.
+func TestWatchdogPingsWhileTheGivenFunctionSaysLive(t *testing.T) {
+	name, conn := listen(t, false)
+	t.Setenv("WATCHDOG_USEC", "100000")
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	var live atomic.Bool // not live until said so
+	sink := sdnotify.New(sdnotify.WithSocket(name))
+	wctx, cancel := context.WithCancel(t.Context())
+	defer func() { cancel(); time.Sleep(60 * time.Millisecond) }()
+	if started, err := sink.StartWatchdog(wctx, live.Load); !started || err != nil {
+		t.Fatalf("StartWatchdog = %v, %v", started, err)
+	}
+	noDatagramFor(t, conn, 200*time.Millisecond)
+	live.Store(true)
+	if got := read(t, conn); got != "WATCHDOG=1" {
+		t.Fatalf("datagram %q, want WATCHDOG=1", got)
+	}
+}
+
+// A nil liveness function is a mistake, reported at once, wherever the
+// program runs: not only under a systemd unit with WatchdogSec=.
+func TestWatchdogWithoutALivenessFunctionIsAnError(t *testing.T) {
+	for _, usec := range []string{"", "100000"} {
+		t.Setenv("WATCHDOG_USEC", usec)
+		sink := sdnotify.New(sdnotify.WithSocket("@unused"))
+		if started, err := sink.StartWatchdog(t.Context(), nil); started || err == nil {
+			t.Fatalf("WATCHDOG_USEC=%q: StartWatchdog(ctx, nil) = %v, %v; want false and an error", usec, started, err)
+		}
 	}
 }
 
