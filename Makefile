@@ -7,7 +7,7 @@
 # Jaeger modules under examples/otel-collector are programs the e2e test
 # builds and runs; they are not ours to test or lint.
 GO        ?= go
-MODULES   := . exporters/otelsetup exporters/promexport exporters/sdnotify exporters/grpchealth instrumentation/github.com/hashicorp/raft/lifecycleraft instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist examples/raft-node examples/otel-collector/e2e
+MODULES   := . exporters/otelsetup exporters/promexport exporters/sdnotify exporters/grpchealth instrumentation/github.com/hashicorp/raft/lifecycleraft instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist examples/raft-node examples/kubernetes examples/otel-collector/compose examples/otel-collector/e2e
 BUILDONLY := examples/otel-collector/collector examples/otel-collector/jaeger
 BENCH     ?= .
 BENCHTIME ?= 1s
