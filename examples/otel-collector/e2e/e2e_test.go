@@ -43,21 +43,8 @@ func paths(t *testing.T) (repo, example string) {
 
 func TestFullStack(t *testing.T) {
 	began := time.Now()
-	repo, example := paths(t)
-	logs := filepath.Join(example, ".e2e-logs", began.UTC().Format("20060102T150405Z"))
-	if err := os.MkdirAll(logs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs of every program are in %s", logs)
-			return
-		}
-		_ = os.RemoveAll(logs)
-	})
-
-	bins := buildAll(t, repo, example, logs)
-	promBin, promtool := prometheusBinaries(t)
+	st := newStack(t)
+	example, logs, bins, promtool := st.example, st.logs, st.bins, st.promtool
 
 	// The real programs' own checks of the shipped files.
 	run(t, example, promtool, "check", "config", "prometheus.yml")
@@ -65,48 +52,21 @@ func TestFullStack(t *testing.T) {
 	run(t, example, promtool, "test", "rules", "alerts_test.yml")
 	run(t, example, bins["collector"], "validate", "--config=file:collector.yaml")
 
-	ports := freePorts(t, 16)
+	ports := freePorts(t, 9)
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
-	jaegerOTLP, jaegerHTTP, jaegerGRPC := addr(0), addr(1), addr(2)
-	colGRPC, colHTTP, colProm := addr(3), addr(4), addr(5)
-	promWeb := addr(6)
 	var nodes []*raftNode
 	for i := range 3 {
 		nodes = append(nodes, &raftNode{
-			id: "n" + strconv.Itoa(i+1), http: addr(7 + 3*i), raft: addr(8 + 3*i), admin: addr(9 + 3*i),
+			id: "n" + strconv.Itoa(i+1), http: addr(3 * i), raft: addr(1 + 3*i), admin: addr(2 + 3*i),
 			data: filepath.Join(logs, "data", "n"+strconv.Itoa(i+1)),
 		})
 	}
-
-	p := newProcs(t, logs)
-	p.start(t, "jaeger", bins["jaeger"], []string{
-		"JAEGER_OTLP_GRPC_ENDPOINT=" + jaegerOTLP,
-		"JAEGER_QUERY_HTTP_ENDPOINT=" + jaegerHTTP,
-		"JAEGER_QUERY_GRPC_ENDPOINT=" + jaegerGRPC,
-	}, "--config=file:"+filepath.Join(example, "jaeger.yaml"))
-	testsupport.Poll(t, "Jaeger answers", time.Minute, pollEvery, func() error { return httpOK("http://" + jaegerHTTP + "/api/services") })
-
-	p.start(t, "otelcol", bins["collector"], []string{
-		"OTLP_GRPC_ENDPOINT=" + colGRPC,
-		"OTLP_HTTP_ENDPOINT=" + colHTTP,
-		"PROMETHEUS_EXPORTER_ENDPOINT=" + colProm,
-		"JAEGER_OTLP_ENDPOINT=" + jaegerOTLP,
-	}, "--config=file:"+filepath.Join(example, "collector.yaml"))
-	testsupport.Poll(t, "the collector's Prometheus endpoint answers", time.Minute, pollEvery, func() error { return httpOK("http://" + colProm + "/metrics") })
-
 	var nodeHTTP []string
 	for _, n := range nodes {
 		nodeHTTP = append(nodeHTTP, n.http)
 	}
-	promConfig := loopbackPrometheusConfig(t, example, logs, colProm, nodeHTTP)
-	run(t, logs, promtool, "check", "config", promConfig)
-	p.start(t, "prometheus", promBin, nil,
-		"--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(logs, "tsdb"),
-		"--web.listen-address="+promWeb,
-		"--web.enable-lifecycle")
-	prom := promAPI{base: "http://" + promWeb}
-	testsupport.Poll(t, "Prometheus answers queries", 2*time.Minute, pollEvery, func() error { _, err := prom.query("up"); return err })
+	st.up(t, nodeHTTP)
+	prom, p, colGRPC, jaegerHTTP := st.prom, st.p, st.colGRPC, st.jaegerHTTP
 
 	// Three raft-node processes, out of order: the joiners first, the
 	// bootstrapper (the lowest seed) three seconds later, so the joiners
@@ -122,10 +82,8 @@ func TestFullStack(t *testing.T) {
 		"OTEL_BSP_SCHEDULE_DELAY=200",
 		"OTEL_BLRP_SCHEDULE_DELAY=200",
 	}
-	starts := map[string]int{}
 	startNode := func(n *raftNode) {
-		starts[n.id]++
-		n.cmd = p.start(t, "node-"+n.id+"-"+strconv.Itoa(starts[n.id]), bins["raft-node"], nodeEnv,
+		n.cmd = st.start(t, "node-"+n.id, bins["raft-node"], nodeEnv,
 			"-id", n.id, "-listen", n.http, "-raft", n.raft, "-admin", n.admin, "-seeds", seeds,
 			"-data", n.data, "-leaderless", leaderless.String())
 	}

@@ -19,7 +19,8 @@ type jaegerSpan struct {
 	OperationName string `json:"operationName"`
 	ProcessID     string `json:"processID"`
 	Logs          []struct {
-		Fields []struct {
+		Timestamp int64 `json:"timestamp"` // µs since the epoch
+		Fields    []struct {
 			Key   string `json:"key"`
 			Value any    `json:"value"`
 		} `json:"fields"`
