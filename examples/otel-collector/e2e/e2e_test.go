@@ -81,6 +81,9 @@ func TestFullStack(t *testing.T) {
 		"OTEL_METRIC_EXPORT_INTERVAL=1000",
 		"OTEL_BSP_SCHEDULE_DELAY=200",
 		"OTEL_BLRP_SCHEDULE_DELAY=200",
+		"OTEL_EXPORTER_OTLP_TIMEOUT=60000",
+		"OTEL_BSP_EXPORT_TIMEOUT=60000",
+		"OTEL_BLRP_EXPORT_TIMEOUT=60000",
 	}
 	startNode := func(n *raftNode) {
 		n.cmd = st.start(t, "node-"+n.id, bins["raft-node"], nodeEnv,
