@@ -54,10 +54,7 @@ func TestDatagramsPerTransition(t *testing.T) {
 		t.Run(fmt.Sprintf("abstract=%v", abstract), func(t *testing.T) {
 			name, conn := listen(t, abstract)
 			sink := sdnotify.New(sdnotify.WithSocket(name))
-			steps := []struct {
-				to   otellifecycle.State
-				want string
-			}{
+			steps := []step{
 				{otellifecycle.RestartingState(), "STATUS=restart"},
 				{otellifecycle.JoiningState(2), "STATUS=joining cluster (attempt 2)"},
 				{otellifecycle.ReadyState(3), "STATUS=ready (3 nodes)\nREADY=1"},
@@ -83,13 +80,9 @@ func TestDatagramsPerTransition(t *testing.T) {
 // A bootstrap that pings its seeds is as slow as a join: both ask systemd
 // for more start-up time, on every entry, and no other phase does.
 func TestExtendTimeoutWhileBootstrappingOrJoining(t *testing.T) {
-	ctx := t.Context()
 	name, conn := listen(t, false)
 	sink := sdnotify.New(sdnotify.WithSocket(name), sdnotify.WithExtendTimeout(90*time.Second))
-	steps := []struct {
-		to   otellifecycle.State
-		want string
-	}{
+	steps := []step{
 		{otellifecycle.BootstrappingState(), "STATUS=bootstrapping new cluster\nEXTEND_TIMEOUT_USEC=90000000"},
 		{otellifecycle.JoiningState(0), "STATUS=joining cluster (attempt 0)\nEXTEND_TIMEOUT_USEC=90000000"},
 		{otellifecycle.JoiningState(1), "STATUS=joining cluster (attempt 1)\nEXTEND_TIMEOUT_USEC=90000000"},
@@ -98,14 +91,7 @@ func TestExtendTimeoutWhileBootstrappingOrJoining(t *testing.T) {
 		{otellifecycle.BootstrappingState(), "STATUS=bootstrapping new cluster\nEXTEND_TIMEOUT_USEC=90000000"},
 		{otellifecycle.RestartingState(), "STATUS=restart"},
 	}
-	from := otellifecycle.StartingState()
-	for i, s := range steps {
-		_ = sink.Notify(ctx, transition(uint64(i+1), from, s.to))
-		if got := read(t, conn); got != s.want {
-			t.Fatalf("after %v: datagram %q, want %q", s.to, got, s.want)
-		}
-		from = s.to
-	}
+	expectDatagrams(t, sink, conn, steps)
 }
 
 // WithWatchdogTrigger: entering Failed asks systemd for the watchdog
@@ -113,39 +99,24 @@ func TestExtendTimeoutWhileBootstrappingOrJoining(t *testing.T) {
 // journal's "Watchdog request (last status: …)" names the reason. Every
 // entry into Failed carries it; no other phase does.
 func TestWatchdogTriggerRidesWithTheFailedStatus(t *testing.T) {
-	ctx := t.Context()
 	name, conn := listen(t, false)
 	sink := sdnotify.New(sdnotify.WithSocket(name), sdnotify.WithWatchdogTrigger())
-	steps := []struct {
-		to   otellifecycle.State
-		want string
-	}{
+	steps := []step{
 		{otellifecycle.JoiningState(0), "STATUS=joining cluster (attempt 0)"},
 		{otellifecycle.FailedState("seeds unreachable"), "STATUS=failed: seeds unreachable\nWATCHDOG=trigger"},
 		{otellifecycle.ReadyState(3), "STATUS=ready (3 nodes)\nREADY=1"},
 		{otellifecycle.FailedState("lost quorum"), "STATUS=failed: lost quorum\nWATCHDOG=trigger"},
 		{otellifecycle.StoppingState(), "STATUS=stopping\nSTOPPING=1"},
 	}
-	from := otellifecycle.StartingState()
-	for i, s := range steps {
-		_ = sink.Notify(ctx, transition(uint64(i+1), from, s.to))
-		if got := read(t, conn); got != s.want {
-			t.Fatalf("after %v: datagram %q, want %q", s.to, got, s.want)
-		}
-		from = s.to
-	}
+	expectDatagrams(t, sink, conn, steps)
 }
 
 // STOPPING=1 is final in systemd (since 259): the sink sends it once, and
 // never READY=1 after it, whatever the tracker does next.
 func TestStoppingIsSentOnceAndIsFinal(t *testing.T) {
-	ctx := t.Context()
 	name, conn := listen(t, false)
 	sink := sdnotify.New(sdnotify.WithSocket(name), sdnotify.WithExtendTimeout(time.Minute), sdnotify.WithWatchdogTrigger())
-	steps := []struct {
-		to   otellifecycle.State
-		want string
-	}{
+	steps := []step{
 		{otellifecycle.StoppingState(), "STATUS=stopping\nSTOPPING=1"},
 		// After STOPPING=1 only the status: an extension would stretch the
 		// stop timeout, a trigger would abort a unit already stopping.
@@ -155,14 +126,7 @@ func TestStoppingIsSentOnceAndIsFinal(t *testing.T) {
 		{otellifecycle.ReadyState(3), "STATUS=ready (3 nodes)"}, // the first Ready, but after STOPPING=1
 		{otellifecycle.StoppingState(), "STATUS=stopping"},
 	}
-	from := otellifecycle.StartingState()
-	for i, s := range steps {
-		_ = sink.Notify(ctx, transition(uint64(i+1), from, s.to))
-		if got := read(t, conn); got != s.want {
-			t.Fatalf("after %v: datagram %q, want %q", s.to, got, s.want)
-		}
-		from = s.to
-	}
+	expectDatagrams(t, sink, conn, steps)
 }
 
 // A reason can hold anything; a datagram carries only the lines the sink
@@ -342,5 +306,25 @@ func TestWedgedSocketLeavesTheTrackerAndOtherSinksAlone(t *testing.T) {
 	}
 	if c := errs.Len(); c != 1 {
 		t.Fatalf("reported %d times, want once", c)
+	}
+}
+
+// step is a transition to a state and the datagram it must send.
+type step struct {
+	to   otellifecycle.State
+	want string
+}
+
+// expectDatagrams drives sink from Starting through steps, in order, and
+// checks each datagram read from conn.
+func expectDatagrams(t *testing.T, sink *sdnotify.Sink, conn *net.UnixConn, steps []step) {
+	t.Helper()
+	from := otellifecycle.StartingState()
+	for i, s := range steps {
+		_ = sink.Notify(t.Context(), transition(uint64(i+1), from, s.to))
+		if got := read(t, conn); got != s.want {
+			t.Fatalf("after %v: datagram %q, want %q", s.to, got, s.want)
+		}
+		from = s.to
 	}
 }

@@ -49,7 +49,11 @@ func (tr jaegerTrace) instance(processID string) string {
 }
 
 func jaegerTraces(base, service string) ([]jaegerTrace, error) {
-	q := url.Values{"service": {service}, "limit": {"1000"}, "lookback": {"1h"}}
+	return jaegerSearch(base, url.Values{"service": {service}, "limit": {"1000"}, "lookback": {"1h"}})
+}
+
+// jaegerSearch runs a search of Jaeger's query API (base is its URL).
+func jaegerSearch(base string, q url.Values) ([]jaegerTrace, error) {
 	res, err := http.Get(base + "/api/traces?" + q.Encode())
 	if err != nil {
 		return nil, err

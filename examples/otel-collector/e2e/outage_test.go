@@ -4,9 +4,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -298,25 +296,17 @@ func points(res []sample) int {
 // cluster.lifecycle.transition events of service whose time is in
 // [from, to).
 func jaegerTransitionEvents(base, service string, from, to time.Time) (map[string]int, error) {
-	q := url.Values{
+	traces, err := jaegerSearch("http://"+base, url.Values{
 		"service": {service}, "limit": {"100000"},
 		"start": {strconv.FormatInt(from.Add(-time.Minute).UnixMicro(), 10)},
 		"end":   {strconv.FormatInt(to.Add(time.Minute).UnixMicro(), 10)},
-	}
-	res, err := http.Get("http://" + base + "/api/traces?" + q.Encode())
+	})
 	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	var body struct {
-		Data []jaegerTrace `json:"data"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
 		return nil, err
 	}
 	out := map[string]int{}
 	seen := map[string]bool{} // a span appears in one trace only, but be sure
-	for _, tr := range body.Data {
+	for _, tr := range traces {
 		for _, s := range tr.Spans {
 			if seen[s.SpanID] {
 				continue
