@@ -192,9 +192,15 @@ func BenchmarkHeapPerTracker(b *testing.B) {
 		})
 	})
 	for _, mode := range []struct {
-		name string
-		opts []otellifecycle.GroupOption
-	}{{"group", nil}, {"group-aggregate-only", []otellifecycle.GroupOption{otellifecycle.WithoutTrackerSeries()}}} {
+		name  string
+		opts  []otellifecycle.GroupOption
+		topts []otellifecycle.Option
+	}{
+		{"group", nil, nil},
+		{"group-aggregate-only", []otellifecycle.GroupOption{otellifecycle.WithoutTrackerSeries()}, nil},
+		// One tracker per vshard: no series of its own, no history.
+		{"group-aggregate-only-history0", []otellifecycle.GroupOption{otellifecycle.WithoutTrackerSeries()}, []otellifecycle.Option{otellifecycle.WithHistory(0)}},
+	} {
 		b.Run("impl="+mode.name, func(b *testing.B) {
 			// On an SDK meter: the heap includes the SDK's storage for the
 			// tracker's series (its histogram above all).
@@ -208,7 +214,7 @@ func BenchmarkHeapPerTracker(b *testing.B) {
 			i := 0
 			measure(b, func() *otellifecycle.Tracker {
 				i++
-				t, err := otellifecycle.New(light(otellifecycle.WithGroup(g), otellifecycle.WithAttributes(attribute.Int("shard", i)))...)
+				t, err := otellifecycle.New(light(append([]otellifecycle.Option{otellifecycle.WithGroup(g), otellifecycle.WithAttributes(attribute.Int("shard", i))}, mode.topts...)...)...)
 				if err != nil {
 					b.Fatal(err)
 				}

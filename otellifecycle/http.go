@@ -70,14 +70,17 @@ type statusDoc struct {
 // statusJSON builds the status document from one consistent view.
 func (t *Tracker) statusJSON() ([]byte, error) {
 	snap, history := t.past.view()
-	doc := statusDoc{Lifecycle: t.shown(snap.State), Seq: snap.Seq, Since: snap.Since.UTC(), Attributes: t.attrsJ, History: history}
+	// The attributes are built per request, not kept: a status request is
+	// rare, and a tracker of a large group would carry the map for nothing.
+	attrs := make(map[string]any, len(t.cfg.attrs))
+	for _, kv := range t.cfg.attrs {
+		attrs[string(kv.Key)] = jsonValue(kv.Value)
+	}
+	doc := statusDoc{Lifecycle: t.shown(snap.State), Seq: snap.Seq, Since: snap.Since.UTC(), Attributes: attrs, History: history}
 	for i := range history {
 		tr := &history[i]
 		tr.From, tr.To = t.shown(tr.From), t.shown(tr.To)
 		tr.Detail = tr.To.Detail()
-	}
-	if doc.Attributes == nil {
-		doc.Attributes = map[string]any{}
 	}
 	if doc.History == nil {
 		doc.History = []Transition{}

@@ -41,8 +41,7 @@ type Tracker struct {
 	log    *slog.Logger
 	sinks  []*sinkQueue
 	otel   *signals
-	attrsJ map[string]any // WithAttributes for the status endpoint
-	attrsL []slog.Attr    // WithAttributes for slog records
+	attrsL []slog.Attr // WithAttributes for slog records
 
 	sinksLife   context.Context // cancelled when Close gives up on sinks
 	cancelSinks context.CancelFunc
@@ -85,12 +84,8 @@ func New(opts ...Option) (*Tracker, error) {
 		},
 	})
 	t.past = newHistory(cfg.history, *t.m.Load())
-	if len(cfg.attrs) > 0 {
-		t.attrsJ = make(map[string]any, len(cfg.attrs))
-		for _, kv := range cfg.attrs {
-			t.attrsJ[string(kv.Key)] = jsonValue(kv.Value)
-			t.attrsL = append(t.attrsL, slog.Any(string(kv.Key), kv.Value.AsInterface()))
-		}
+	for _, kv := range cfg.attrs {
+		t.attrsL = append(t.attrsL, slog.Any(string(kv.Key), kv.Value.AsInterface()))
 	}
 	sig, err := newSignals(&t.cfg, t.m)
 	if err != nil {
