@@ -135,15 +135,14 @@ func (g *Group) observe(_ context.Context, o metric.Observer) error {
 	return nil
 }
 
-// join adds a tracker in state s.
-func (g *Group) join(s *series, st State) *member {
-	m := &member{s: s}
+// join adds the tracker whose place is m, in state st.
+func (g *Group) join(m *member, s *series, st State) {
+	m.s = s
 	g.mu.Lock()
 	m.idx = len(g.members)
 	g.members = append(g.members, m)
 	g.mu.Unlock()
 	g.counts[st.Phase.index()].Add(1)
-	return m
 }
 
 // transition moves a tracker between phases in the aggregate. It runs in

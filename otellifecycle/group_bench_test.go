@@ -262,3 +262,86 @@ func BenchmarkHeapAfterMillionTransitions(b *testing.B) {
 	}
 	b.ReportMetric(growth, "heap-growth-B")
 }
+
+// vshardGroup is the group of the million-trackers case: aggregate only,
+// on an SDK meter, and trackers with one attribute and no history.
+func vshardGroup(b *testing.B) (*otellifecycle.Group, func(i int) *otellifecycle.Tracker) {
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	g, err := otellifecycle.NewGroup(otellifecycle.WithMeterProvider(mp), otellifecycle.WithoutTrackerSeries())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = g.Close() })
+	return g, func(i int) *otellifecycle.Tracker {
+		t, err := otellifecycle.New(light(otellifecycle.WithGroup(g), otellifecycle.WithHistory(0),
+			otellifecycle.WithAttributes(attribute.Int("vshard", i)))...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return t
+	}
+}
+
+// BenchmarkTransitionInGroup is a transition of one tracker among 10,000 of
+// an aggregate-only group (the group's counts, its transitions counter and
+// its duration histogram), through every phase.
+func BenchmarkTransitionInGroup(b *testing.B) {
+	ctx := b.Context()
+	_, newT := vshardGroup(b)
+	ts := make([]*otellifecycle.Tracker, 10_000)
+	for i := range ts {
+		ts[i] = newT(i)
+	}
+	b.Cleanup(func() {
+		for _, t := range ts {
+			_ = t.Close()
+		}
+	})
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = ts[i%len(ts)].Set(ctx, cycle[(i/len(ts))%len(cycle)])
+		i++
+	}
+}
+
+// BenchmarkMillionTrackers holds 1,000,000 trackers of an aggregate-only
+// group with no history, and reports the heap they take and one collection.
+func BenchmarkMillionTrackers(b *testing.B) {
+	ctx := b.Context()
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	g, err := otellifecycle.NewGroup(otellifecycle.WithMeterProvider(mp), otellifecycle.WithoutTrackerSeries())
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 1_000_000
+	before := heapAlloc()
+	ts := make([]*otellifecycle.Tracker, n)
+	for i := range ts {
+		if ts[i], err = otellifecycle.New(light(otellifecycle.WithGroup(g), otellifecycle.WithHistory(0),
+			otellifecycle.WithAttributes(attribute.Int("vshard", i)))...); err != nil {
+			b.Fatal(err)
+		}
+		ts[i].ToJoining(ctx, 0)
+		ts[i].ToReady(ctx, 3)
+	}
+	heap := float64(heapAlloc() - before)
+	b.Cleanup(func() {
+		for _, t := range ts {
+			_ = t.Close()
+		}
+		_ = g.Close()
+	})
+	var rm metricdata.ResourceMetrics
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := reader.Collect(ctx, &rm); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(heap/(1<<20), "heap-MiB")
+	b.ReportMetric(heap/n, "B/tracker")
+}

@@ -41,7 +41,7 @@ func (t *Tracker) StatusHandler() http.Handler {
 
 // shown is s as the HTTP endpoints may show it (see WithRedactedStatus).
 func (t *Tracker) shown(s State) State {
-	if t.cfg.redact && s.Phase == Failed {
+	if t.redact && s.Phase == Failed {
 		s.Reason = Redacted
 	}
 	return s
@@ -69,11 +69,11 @@ type statusDoc struct {
 
 // statusJSON builds the status document from one consistent view.
 func (t *Tracker) statusJSON() ([]byte, error) {
-	snap, history := t.past.view()
+	snap, history := t.view()
 	// The attributes are built per request, not kept: a status request is
 	// rare, and a tracker of a large group would carry the map for nothing.
-	attrs := make(map[string]any, len(t.cfg.attrs))
-	for _, kv := range t.cfg.attrs {
+	attrs := make(map[string]any, len(t.attrs))
+	for _, kv := range t.attrs {
 		attrs[string(kv.Key)] = jsonValue(kv.Value)
 	}
 	doc := statusDoc{Lifecycle: t.shown(snap.State), Seq: snap.Seq, Since: snap.Since.UTC(), Attributes: attrs, History: history}
@@ -102,7 +102,7 @@ func (t *Tracker) ReadyHandler() http.Handler {
 // phase is Failed (change that with WithLiveness), else 503
 // "not live: <phase>". ?verbose works as for ReadyHandler.
 func (t *Tracker) LiveHandler() http.Handler {
-	return probe("livez", "not live", func(s State) bool { return t.cfg.live(s) }, t)
+	return probe("livez", "not live", func(s State) bool { return t.live(s) }, t)
 }
 
 // StartupHandler is a startup probe (Kubernetes /startupz): 503

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -195,30 +196,47 @@ func (s *series) record(ctx context.Context, tr *Transition) {
 // metrics is how one tracker reports: through its own registration, or as
 // a member of a Group.
 type metrics struct {
-	series *series             // nil in a Group that keeps no per-tracker series
-	reg    metric.Registration // standalone only
-	group  *Group
-	member *member
+	series *series     // nil in a Group that keeps no per-tracker series
+	own    *registered // standalone only
+	group  *Group      // member only
+	member member      // member only: its place in the Group
 }
 
-func newMetrics(cfg *config, m *statemachine.Machine[State, Transition]) (*metrics, error) {
+// registered is a standalone tracker's own registration, and the provider
+// Close flushes.
+type registered struct {
+	reg metric.Registration
+	mp  metric.MeterProvider
+}
+
+func (x *metrics) init(cfg *config, m *statemachine.Machine[State, Transition]) error {
 	if g := cfg.group; g != nil {
-		x := &metrics{group: g}
+		x.group = g
 		if g.perTracker {
 			x.series = newSeries(g.ins, m, append(append([]attribute.KeyValue(nil), g.attrs...), cfg.attrs...))
 		}
-		x.member = g.join(x.series, m.Load().State)
-		return x, nil
+		g.join(&x.member, x.series, m.Load().State)
+		return nil
 	}
 	ins, err := newInstruments(cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	x := &metrics{series: newSeries(ins, m, cfg.attrs)}
-	if x.reg, err = ins.meter.RegisterCallback(x.observe, ins.state, ins.attempt, ins.nodes, ins.transitions, ins.entries); err != nil {
-		return nil, registerError("the metrics callback", err)
+	x.series = newSeries(ins, m, cfg.attrs)
+	x.own = &registered{mp: cfg.meterProvider}
+	if x.own.reg, err = ins.meter.RegisterCallback(x.observe, ins.state, ins.attempt, ins.nodes, ins.transitions, ins.entries); err != nil {
+		return registerError("the metrics callback", err)
 	}
-	return x, nil
+	return nil
+}
+
+// flush makes a standalone tracker's MeterProvider export before Close
+// removes its series (see flushMetrics). A Group's member leaves that to
+// the Group's Close.
+func (x *metrics) flush(deadline time.Time) {
+	if x.own != nil {
+		flushMetrics(x.own.mp, deadline)
+	}
 }
 
 func (x *metrics) observe(_ context.Context, o metric.Observer) error {
@@ -240,8 +258,8 @@ func (x *metrics) record(ctx context.Context, tr *Transition) {
 // series are gone at the next collection. last is the final state.
 func (x *metrics) close(last State) error {
 	if x.group != nil {
-		x.group.leave(x.member, last)
+		x.group.leave(&x.member, last)
 		return nil
 	}
-	return x.reg.Unregister()
+	return x.own.reg.Unregister()
 }

@@ -17,18 +17,17 @@ import (
 // signals are the OpenTelemetry outputs of a tracker: metrics, spans and
 // log events. transition and close run in the writers' critical section.
 type signals struct {
-	metrics *metrics
+	metrics metrics
 	spans   *spans // nil when the TracerProvider is the API's no-op
 	logs    *logs  // nil when the LoggerProvider is the API's no-op
 	now     func() time.Time
 }
 
-func newSignals(cfg *config, m *statemachine.Machine[State, Transition]) (*signals, error) {
-	met, err := newMetrics(cfg, m)
-	if err != nil {
-		return nil, err
+func (s *signals) init(cfg *config, m *statemachine.Machine[State, Transition]) error {
+	if err := s.metrics.init(cfg, m); err != nil {
+		return err
 	}
-	s := &signals{metrics: met, now: cfg.now}
+	s.now = cfg.now
 	if !isNoop(cfg.tracerProvider) {
 		first := m.Load()
 		s.spans = newSpans(cfg, first.State, first.Since)
@@ -43,7 +42,7 @@ func newSignals(cfg *config, m *statemachine.Machine[State, Transition]) (*signa
 			attrs:  cfg.attrs,
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // isNoop reports whether p is one of the API's no-op providers, for which

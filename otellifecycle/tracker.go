@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lifecyclekit/lifecycle/internal/statemachine"
@@ -35,22 +36,31 @@ var ErrClosed = errors.New("otellifecycle: tracker is closed")
 // To* methods, Set) are serialized, so every observer sees transitions in
 // the order of Transition.Seq.
 type Tracker struct {
-	m      *statemachine.Machine[State, Transition]
-	past   *history
-	cfg    config
-	log    *slog.Logger
-	sinks  []*sinkQueue
-	otel   *signals
-	attrsL []slog.Attr // WithAttributes for slog records
-
-	sinksLife   context.Context // cancelled when Close gives up on sinks
-	cancelSinks context.CancelFunc
-	stopSinks   chan struct{}
+	// The fields are what the tracker needs after New, not its whole
+	// configuration: a database may hold one tracker per vshard, a million
+	// of them (see BENCHMARKS.md).
+	m            statemachine.Machine[State, Transition]
+	past         *history // nil under WithHistory(0)
+	log          *slog.Logger
+	attrs        []attribute.KeyValue // WithAttributes
+	live         func(State) bool
+	redact       bool
+	closeTimeout time.Duration
+	otel         signals
+	sinks        *sinks // nil without WithSinks
 
 	rejected  atomic.Uint64
 	started   atomic.Bool // has been Ready at least once (StartupHandler)
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// sinks are the tracker's sink queues and what stops them.
+type sinks struct {
+	queues []*sinkQueue
+	life   context.Context // cancelled when Close gives up on them
+	cancel context.CancelFunc
+	stop   chan struct{}
 }
 
 // New returns a Tracker in the Starting phase. It fails only for invalid
@@ -75,40 +85,40 @@ func New(opts ...Option) (*Tracker, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
-	t := &Tracker{cfg: cfg, log: cfg.logger}
-	t.m = statemachine.New(StartingState(), statemachine.Config[State, Transition]{
-		Policy: cfg.policy,
-		Now:    cfg.now,
-		Record: func(c statemachine.Change[State]) Transition {
-			return Transition{Seq: c.Seq, From: c.From, To: c.To, Detail: c.To.Detail(), At: c.At, InPhase: c.InPhase}
-		},
-	})
-	t.past = newHistory(cfg.history, *t.m.Load())
-	for _, kv := range cfg.attrs {
-		t.attrsL = append(t.attrsL, slog.Any(string(kv.Key), kv.Value.AsInterface()))
+	t := &Tracker{log: cfg.logger, attrs: cfg.attrs, live: cfg.live, redact: cfg.redact, closeTimeout: cfg.closeTimeout}
+	t.m.Init(StartingState(), statemachine.Config[State]{Policy: cfg.policy, Now: cfg.now})
+	first := *t.m.Load()
+	if cfg.history > 0 {
+		t.past = newHistory(cfg.history, first)
 	}
-	sig, err := newSignals(&t.cfg, t.m)
-	if err != nil {
+	if err := t.otel.init(&cfg, &t.m); err != nil {
 		return nil, err
 	}
-	t.otel = sig
 	if len(cfg.sinks) > 0 {
-		t.sinksLife, t.cancelSinks = context.WithCancel(context.Background())
-		t.stopSinks = make(chan struct{})
+		sk := &sinks{stop: make(chan struct{})}
+		sk.life, sk.cancel = context.WithCancel(context.Background())
 		for _, s := range cfg.sinks {
 			q := newSinkQueue(s, cfg.sinkQueue)
-			t.sinks = append(t.sinks, q)
-			go q.run(t.sinksLife, t.stopSinks)
+			sk.queues = append(sk.queues, q)
+			go q.run(sk.life, sk.stop)
 		}
+		t.sinks = sk
 	}
 	// Every destination learns the initial state now, as Seq 0.
-	first := t.m.Load()
 	initial := Transition{From: first.State, To: first.State, Detail: first.State.Detail(), At: first.Since}
 	t.logTransition(context.Background(), &initial)
-	for _, q := range t.sinks {
-		q.push(context.Background(), initial)
-	}
+	t.sinks.push(context.Background(), initial)
 	return t, nil
+}
+
+// push hands tr to every sink; nil sinks have none.
+func (sk *sinks) push(ctx context.Context, tr Transition) {
+	if sk == nil {
+		return
+	}
+	for _, q := range sk.queues {
+		q.push(ctx, tr)
+	}
 }
 
 // Current returns the current state. It is one atomic load and never
@@ -124,7 +134,7 @@ func (t *Tracker) IsReady() bool { return t.m.Load().State.Phase == Ready }
 // answers with, so a watchdog fed by IsLive (sdnotify's StartWatchdog) and
 // a /livez probe never disagree. One atomic load, no lock, no allocation:
 // keep it that way, watchdogs call it on a timer.
-func (t *Tracker) IsLive() bool { return t.cfg.live(t.m.Load().State) }
+func (t *Tracker) IsLive() bool { return t.live(t.m.Load().State) }
 
 // ToStarting moves to Starting.
 func (t *Tracker) ToStarting(ctx context.Context) { t.to(ctx, StartingState()) }
@@ -180,7 +190,11 @@ func (t *Tracker) Set(ctx context.Context, s State) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	err := t.m.Transition(s, func(tr *Transition) { t.emit(ctx, tr) })
+	err := t.m.Transition(s, func(c statemachine.Change[State]) Transition {
+		tr := Transition{Seq: c.Seq, From: c.From, To: c.To, Detail: c.To.Detail(), At: c.At, InPhase: c.InPhase}
+		t.emit(ctx, &tr)
+		return tr
+	})
 	switch {
 	case err == nil:
 		return nil
@@ -190,8 +204,8 @@ func (t *Tracker) Set(ctx context.Context, s State) error {
 		from := t.Current()
 		t.rejected.Add(1)
 		err = fmt.Errorf("otellifecycle: transition %s → %s rejected: %w", from.Label(), s.Label(), err)
-		t.log.LogAttrs(ctx, slog.LevelWarn, "cluster lifecycle transition rejected", append([]slog.Attr{
-			slog.String("prev", from.Label()), slog.String("new", s.Label()), slog.String("error", err.Error())}, t.attrsL...)...)
+		t.log.LogAttrs(ctx, slog.LevelWarn, "cluster lifecycle transition rejected", t.slogAttrs(
+			slog.String("prev", from.Label()), slog.String("new", s.Label()), slog.String("error", err.Error()))...)
 		otel.Handle(err)
 		return err
 	}
@@ -200,15 +214,15 @@ func (t *Tracker) Set(ctx context.Context, s State) error {
 // emit fans one transition out. It runs inside the writers' critical
 // section, so every destination gets transitions in Seq order.
 func (t *Tracker) emit(ctx context.Context, tr *Transition) {
-	t.past.add(tr)
+	if t.past != nil {
+		t.past.add(tr)
+	}
 	if tr.To.Phase == Ready {
 		t.started.Store(true)
 	}
 	t.logTransition(ctx, tr)
 	t.otel.transition(ctx, tr)
-	for _, q := range t.sinks {
-		q.push(ctx, *tr)
-	}
+	t.sinks.push(ctx, *tr)
 }
 
 // logTransition writes the INFO record of tr: the origin's prev, new,
@@ -218,20 +232,38 @@ func (t *Tracker) logTransition(ctx context.Context, tr *Transition) {
 	if !t.log.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	attrs := append([]slog.Attr{
+	t.log.LogAttrs(ctx, slog.LevelInfo, "cluster lifecycle transition", t.slogAttrs(
 		slog.String("prev", tr.From.Label()),
 		slog.String("new", tr.To.Label()),
 		slog.String("detail", tr.Detail),
 		slog.Uint64("seq", tr.Seq),
-	}, t.attrsL...)
-	t.log.LogAttrs(ctx, slog.LevelInfo, "cluster lifecycle transition", attrs...)
+	)...)
+}
+
+// slogAttrs returns attrs followed by WithAttributes, as slog attributes.
+// They are built per record, not kept: a record is written a few times in
+// a tracker's life, and a million trackers would each carry the copy.
+func (t *Tracker) slogAttrs(attrs ...slog.Attr) []slog.Attr {
+	for _, kv := range t.attrs {
+		attrs = append(attrs, slog.Any(string(kv.Key), kv.Value.AsInterface()))
+	}
+	return attrs
+}
+
+// view returns the current state and the history that led to it, taken at
+// one instant.
+func (t *Tracker) view() (statemachine.Snapshot[State], []Transition) {
+	if t.past == nil {
+		return *t.m.Load(), nil
+	}
+	return t.past.view()
 }
 
 // History returns up to WithHistory recent transitions, oldest first, in a
 // new slice. The history is kept compactly, so each At is rebuilt from
 // nanoseconds: equal to the original, without its monotonic clock reading.
 func (t *Tracker) History() []Transition {
-	_, h := t.past.view()
+	_, h := t.view()
 	return h
 }
 
@@ -283,9 +315,11 @@ func (t *Tracker) Stats() Stats {
 		Rejected:          t.rejected.Load(),
 		SubscriberDropped: t.m.Dropped(),
 	}
-	for _, q := range t.sinks {
-		s.SinkDropped += q.dropped.Load()
-		s.SinkFailures += q.failures.Load()
+	if t.sinks != nil {
+		for _, q := range t.sinks.queues {
+			s.SinkDropped += q.dropped.Load()
+			s.SinkFailures += q.failures.Load()
+		}
 	}
 	return s
 }
@@ -312,18 +346,16 @@ func (t *Tracker) Stats() Stats {
 // providers shut down first, their own last collection does.
 func (t *Tracker) Close() error {
 	t.closeOnce.Do(func() {
-		deadline := time.Now().Add(t.cfg.closeTimeout)
-		if t.cfg.group == nil {
-			flushMetrics(t.cfg.meterProvider, deadline)
-		}
+		deadline := time.Now().Add(t.closeTimeout)
+		t.otel.metrics.flush(deadline)
 		var errs []error
 		t.m.Close(func(last statemachine.Snapshot[State]) {
 			if err := t.otel.close(last.State); err != nil {
 				errs = append(errs, err)
 			}
 		})
-		if len(t.sinks) > 0 {
-			if err := t.drainSinks(deadline); err != nil {
+		if t.sinks != nil {
+			if err := t.sinks.drain(deadline, t.closeTimeout); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -332,15 +364,15 @@ func (t *Tracker) Close() error {
 	return t.closeErr
 }
 
-// drainSinks lets every sink deliver what is queued, until deadline; then
+// drain lets every sink deliver what is queued, until deadline; then
 // it cancels the sinks' context and names the ones that had not finished.
-func (t *Tracker) drainSinks(deadline time.Time) error {
-	close(t.stopSinks)
+func (sk *sinks) drain(deadline time.Time, timeout time.Duration) error {
+	close(sk.stop)
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	var stuck []string
 	expired := false
-	for _, q := range t.sinks {
+	for _, q := range sk.queues {
 		if !expired {
 			select {
 			case <-q.done:
@@ -355,9 +387,9 @@ func (t *Tracker) drainSinks(deadline time.Time) error {
 			stuck = append(stuck, q.name)
 		}
 	}
-	t.cancelSinks()
+	sk.cancel()
 	if len(stuck) > 0 {
-		return fmt.Errorf("otellifecycle: Close: sinks still delivering after %v: %v", t.cfg.closeTimeout, stuck)
+		return fmt.Errorf("otellifecycle: Close: sinks still delivering after %v: %v", timeout, stuck)
 	}
 	return nil
 }

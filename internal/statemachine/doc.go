@@ -5,7 +5,7 @@
 // A Machine holds the current Snapshot behind one atomic.Pointer: readers
 // never lock and never allocate. Writers are serialized by one mutex, and
 // everything a writer does for a transition (publish the snapshot, run
-// the caller's observe hook, wake waiters, feed subscribers) happens
+// the caller's record function, wake waiters, feed subscribers) happens
 // inside that one critical section. That is what gives every observer the
 // same order: the order of Seq. Ring, the bounded drop-oldest FIFO the
 // tracker keeps its history and sink queues in, lives here too.

@@ -6,5 +6,8 @@ package statemachine
 func Waiters[S, E any](m *Machine[S, E]) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.waiters)
+	if m.readers == nil {
+		return 0
+	}
+	return len(m.readers.waiters)
 }

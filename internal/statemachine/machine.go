@@ -22,8 +22,8 @@ type Snapshot[S any] struct {
 	Since time.Time
 }
 
-// Change is one transition as the Machine saw it, handed to Config.Record to
-// build the entry kept in history and sent to subscribers.
+// Change is one transition as the Machine saw it, handed to the record
+// function of Transition to build the entry subscribers get.
 type Change[S any] struct {
 	Seq      uint64
 	From, To S
@@ -31,32 +31,35 @@ type Change[S any] struct {
 	InPhase  time.Duration // how long From lasted
 }
 
-// Config configures a Machine. Record is required.
-type Config[S, E any] struct {
+// Config configures a Machine.
+type Config[S any] struct {
 	// Policy, when set, is asked before every transition; a non-nil error
 	// rejects it and Transition returns that error. Nil allows any → any.
 	Policy func(from, to S) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Record builds the entry for a change, handed to observe and sent to
-	// subscribers.
-	Record func(Change[S]) E
 }
 
 // Machine is a state with serialized writers and lock-free readers. The zero
-// value is not usable; call New.
+// value is not usable; call New, or Init on a Machine embedded in a larger
+// struct (which saves an allocation per owner: a process may hold a million).
 type Machine[S, E any] struct {
 	// cur is the whole read path: Load is one atomic load.
 	cur atomic.Pointer[Snapshot[S]]
 
 	mu      sync.Mutex // serializes writers and guards everything below
-	cfg     Config[S, E]
-	waiters []*waiter[S]
-	subs    map[*subscription[E]]struct{}
+	cfg     Config[S]
+	readers *readers[S, E] // nil until the first Wait or Subscribe
 	closed  bool
-	entry   E // the entry being made; a field, so observe's pointer costs no allocation
 
 	subDropped atomic.Uint64
+}
+
+// readers are the Machine's waiters and subscribers, kept apart because
+// most Machines never have any.
+type readers[S, E any] struct {
+	waiters []*waiter[S]
+	subs    map[*subscription[E]]struct{}
 }
 
 type waiter[S any] struct {
@@ -70,16 +73,29 @@ type subscription[E any] struct {
 }
 
 // New returns a Machine in state initial, entered now, with Seq 0.
-func New[S, E any](initial S, cfg Config[S, E]) *Machine[S, E] {
+func New[S, E any](initial S, cfg Config[S]) *Machine[S, E] {
+	m := new(Machine[S, E])
+	m.Init(initial, cfg)
+	return m
+}
+
+// Init makes m a Machine in state initial, entered now, with Seq 0. It is
+// New for a Machine that is a field of its owner; call it once, before
+// any other method.
+func (m *Machine[S, E]) Init(initial S, cfg Config[S]) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Record == nil {
-		panic("statemachine: Config.Record is nil")
-	}
-	m := &Machine[S, E]{cfg: cfg}
+	m.cfg = cfg
 	m.cur.Store(&Snapshot[S]{State: initial, Since: cfg.Now()})
-	return m
+}
+
+// reading returns m's readers, creating them. Call it under m.mu.
+func (m *Machine[S, E]) reading() *readers[S, E] {
+	if m.readers == nil {
+		m.readers = &readers[S, E]{}
+	}
+	return m.readers
 }
 
 // Load returns the current snapshot. It is one atomic load and never
@@ -90,19 +106,18 @@ func (m *Machine[S, E]) Load() *Snapshot[S] {
 }
 
 // Transition moves the machine to state to. Inside the writers' critical
-// section, in this order, it publishes the new snapshot, hands the entry
-// to observe (when non-nil), wakes the waiters whose predicate holds for
-// to, and offers the entry to every subscriber. Because
-// all of it happens under one lock, every observer sees entries in Seq
-// order, with no gaps.
+// section, in this order, it publishes the new snapshot, calls record with
+// the change (record builds the entry, and may hand it to observers of its
+// own), wakes the waiters whose predicate holds for to, and offers the
+// entry to every subscriber. Because all of it happens under one lock,
+// every observer sees entries in Seq order, with no gaps.
 //
-// observe runs while the writers' lock is held: it must not call back into
-// the Machine's writing methods, and it should be quick. The entry it gets
-// must not be kept past the call.
+// record runs while the writers' lock is held: it must not call back into
+// the Machine's writing methods, and it should be quick.
 //
 // It returns ErrClosed after Close, or the policy's error, and then changes
 // nothing.
-func (m *Machine[S, E]) Transition(to S, observe func(*E)) error {
+func (m *Machine[S, E]) Transition(to S, record func(Change[S]) E) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -118,29 +133,29 @@ func (m *Machine[S, E]) Transition(to S, observe func(*E)) error {
 	next := &Snapshot[S]{State: to, Seq: prev.Seq + 1, Since: now}
 	m.cur.Store(next)
 
-	m.entry = m.cfg.Record(Change[S]{
+	e := record(Change[S]{
 		Seq:     next.Seq,
 		From:    prev.State,
 		To:      to,
 		At:      now,
 		InPhase: max(now.Sub(prev.Since), 0),
 	})
-	if observe != nil {
-		observe(&m.entry)
-	}
-	if len(m.waiters) > 0 {
-		m.wake(*next)
-	}
-	for s := range m.subs {
-		m.offer(s, m.entry)
+	if r := m.readers; r != nil {
+		if len(r.waiters) > 0 {
+			m.wake(*next)
+		}
+		for s := range r.subs {
+			m.offer(s, e)
+		}
 	}
 	return nil
 }
 
 // wake hands snap to every waiter whose predicate holds and forgets them.
 func (m *Machine[S, E]) wake(snap Snapshot[S]) {
-	kept := m.waiters[:0]
-	for _, w := range m.waiters {
+	r := m.readers
+	kept := r.waiters[:0]
+	for _, w := range r.waiters {
 		ok, err := check(w.until, snap.State)
 		switch {
 		case err != nil:
@@ -152,8 +167,8 @@ func (m *Machine[S, E]) wake(snap Snapshot[S]) {
 			kept = append(kept, w)
 		}
 	}
-	clear(m.waiters[len(kept):])
-	m.waiters = kept
+	clear(r.waiters[len(kept):])
+	r.waiters = kept
 }
 
 // check runs a caller's predicate, turning a panic into an error so that a
@@ -205,7 +220,8 @@ func (m *Machine[S, E]) Wait(ctx context.Context, until func(S) bool) (Snapshot[
 		return cur, ErrClosed
 	}
 	w := &waiter[S]{until: until, ch: make(chan Snapshot[S], 1)}
-	m.waiters = append(m.waiters, w)
+	r := m.reading()
+	r.waiters = append(r.waiters, w)
 	m.mu.Unlock()
 
 	select {
@@ -213,8 +229,8 @@ func (m *Machine[S, E]) Wait(ctx context.Context, until func(S) bool) (Snapshot[
 		return m.result(w, snap, ok)
 	case <-ctx.Done():
 		m.mu.Lock()
-		if i := slices.Index(m.waiters, w); i >= 0 {
-			m.waiters = slices.Delete(m.waiters, i, i+1)
+		if i := slices.Index(r.waiters, w); i >= 0 {
+			r.waiters = slices.Delete(r.waiters, i, i+1)
 		}
 		m.mu.Unlock()
 		// The writer may have settled it just before we took the lock.
@@ -253,17 +269,18 @@ func (m *Machine[S, E]) Subscribe(buffer int) (<-chan E, func()) {
 		close(s.ch)
 		return s.ch, func() {}
 	}
-	if m.subs == nil {
-		m.subs = make(map[*subscription[E]]struct{})
+	r := m.reading()
+	if r.subs == nil {
+		r.subs = make(map[*subscription[E]]struct{})
 	}
-	m.subs[s] = struct{}{}
+	r.subs[s] = struct{}{}
 	var once sync.Once
 	return s.ch, func() {
 		once.Do(func() {
 			m.mu.Lock()
 			defer m.mu.Unlock()
-			if _, ok := m.subs[s]; ok {
-				delete(m.subs, s)
+			if _, ok := r.subs[s]; ok {
+				delete(r.subs, s)
 				close(s.ch)
 			}
 		})
@@ -285,14 +302,15 @@ func (m *Machine[S, E]) Close(final func(last Snapshot[S])) bool {
 		return false
 	}
 	m.closed = true
-	for _, w := range m.waiters {
-		close(w.ch)
+	if r := m.readers; r != nil {
+		for _, w := range r.waiters {
+			close(w.ch)
+		}
+		for s := range r.subs {
+			close(s.ch)
+		}
+		r.waiters, r.subs = nil, nil // a later cancel finds nothing to close
 	}
-	m.waiters = nil
-	for s := range m.subs {
-		close(s.ch)
-	}
-	m.subs = nil
 	if final != nil {
 		final(*m.cur.Load())
 	}

@@ -14,10 +14,11 @@ import (
 type entry = statemachine.Change[int]
 
 func newMachine() *statemachine.Machine[int, entry] {
-	return statemachine.New(0, statemachine.Config[int, entry]{
-		Record: func(c statemachine.Change[int]) entry { return c },
-	})
+	return statemachine.New[int, entry](0, statemachine.Config[int]{})
 }
+
+// asIs records a change as its own entry.
+func asIs(c entry) entry { return c }
 
 func TestSeqHasNoGapsAndChainsUnderConcurrentWriters(t *testing.T) {
 	m := newMachine()
@@ -32,10 +33,11 @@ func TestSeqHasNoGapsAndChainsUnderConcurrentWriters(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				err := m.Transition(g*each+i+1, func(e *entry) {
-					mu.Lock() // observe runs in Seq order; record that order
-					seen = append(seen, *e)
+				err := m.Transition(g*each+i+1, func(e entry) entry {
+					mu.Lock() // record runs in Seq order; keep that order
+					seen = append(seen, e)
 					mu.Unlock()
+					return e
 				})
 				if err != nil {
 					t.Error(err)
@@ -76,7 +78,7 @@ func TestWaitSeesAStateThatLastedNoTimeAtAll(t *testing.T) {
 	testsupport.Eventually(t, "one waiter", 5*time.Second, func() bool { return statemachine.Waiters(m) == 1 })
 	// Run straight past state 2: the waiter must still see it.
 	for _, s := range []int{1, 2, 3, 4} {
-		if err := m.Transition(s, nil); err != nil {
+		if err := m.Transition(s, asIs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,7 +126,7 @@ func TestWaitPredicatePanicFailsOnlyThatWait(t *testing.T) {
 		done <- err
 	}()
 	testsupport.Eventually(t, "one waiter", 5*time.Second, func() bool { return statemachine.Waiters(m) == 1 })
-	if err := m.Transition(1, nil); err != nil {
+	if err := m.Transition(1, asIs); err != nil {
 		t.Fatalf("a panicking predicate broke the transition: %v", err)
 	}
 	if err := <-done; err == nil {
@@ -153,7 +155,7 @@ func TestCloseReleasesWaitersAndRefusesTransitions(t *testing.T) {
 	if err := <-done; !errors.Is(err, statemachine.ErrClosed) {
 		t.Fatalf("Wait after Close = %v, want ErrClosed", err)
 	}
-	if err := m.Transition(1, nil); !errors.Is(err, statemachine.ErrClosed) {
+	if err := m.Transition(1, asIs); !errors.Is(err, statemachine.ErrClosed) {
 		t.Fatalf("Transition after Close = %v, want ErrClosed", err)
 	}
 	if final.State != 0 {
@@ -163,19 +165,18 @@ func TestCloseReleasesWaitersAndRefusesTransitions(t *testing.T) {
 
 func TestPolicyRejectsWithoutChangingAnything(t *testing.T) {
 	errNo := errors.New("no")
-	m := statemachine.New(0, statemachine.Config[int, entry]{
+	m := statemachine.New[int, entry](0, statemachine.Config[int]{
 		Policy: func(from, to int) error {
 			if to < from {
 				return errNo
 			}
 			return nil
 		},
-		Record: func(c statemachine.Change[int]) entry { return c },
 	})
-	if err := m.Transition(5, nil); err != nil {
+	if err := m.Transition(5, asIs); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Transition(3, nil); !errors.Is(err, errNo) {
+	if err := m.Transition(3, asIs); !errors.Is(err, errNo) {
 		t.Fatalf("policy error not returned: %v", err)
 	}
 	if s := m.Load(); s.State != 5 || s.Seq != 1 {
@@ -189,7 +190,7 @@ func TestSubscriberThatNeverReadsNeverBlocksWriters(t *testing.T) {
 	defer cancel()
 	const n = 100_000
 	for i := 1; i <= n; i++ {
-		if err := m.Transition(i, nil); err != nil {
+		if err := m.Transition(i, asIs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -212,7 +213,7 @@ func TestSubscribeCancelClosesTheChannel(t *testing.T) {
 	if _, ok := <-ch; ok {
 		t.Fatal("channel open after cancel")
 	}
-	if err := m.Transition(1, nil); err != nil {
+	if err := m.Transition(1, asIs); err != nil {
 		t.Fatal(err)
 	}
 }
