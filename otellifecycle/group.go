@@ -48,14 +48,11 @@ type Group struct {
 	reg        metric.Registration
 
 	mu      sync.RWMutex
-	members []*member
+	n       int       // members
+	members []*series // the members' series, when the group keeps them
+	chunk   []series  // where the next members' series are allocated
+	free    []*series // series of members that left, for the next to join
 	closed  bool
-}
-
-// member is a tracker's place in its Group.
-type member struct {
-	s   *series // nil without per-tracker series
-	idx int     // position in Group.members, under Group.mu
 }
 
 // WithGroup makes the tracker a member of g: its metrics are reported by
@@ -129,20 +126,49 @@ func (g *Group) observe(_ context.Context, o metric.Observer) error {
 	}
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	for _, m := range g.members {
-		m.s.observe(o)
+	for _, s := range g.members {
+		s.observe(o)
 	}
 	return nil
 }
 
-// join adds the tracker whose place is m, in state st.
-func (g *Group) join(m *member, s *series, st State) {
-	m.s = s
-	g.mu.Lock()
-	m.idx = len(g.members)
-	g.members = append(g.members, m)
-	g.mu.Unlock()
+// join adds a tracker in state st, with attrs of its own, and returns its
+// series (nil when the group keeps none).
+func (g *Group) join(st State, attrs []attribute.KeyValue) *series {
 	g.counts[st.Phase.index()].Add(1)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.n++
+	if !g.perTracker {
+		return nil
+	}
+	s := g.alloc()
+	s.init(g.ins, &st, append(append([]attribute.KeyValue(nil), g.attrs...), attrs...))
+	s.slot = len(g.members)
+	g.members = append(g.members, s)
+	return s
+}
+
+// maxChunk is how many series a Group allocates at once, at most.
+const maxChunk = 64
+
+// alloc returns a zero series: one a member left, or the next of a chunk
+// allocated for the next members, so that the callback's walk over
+// g.members goes through memory in order. Chunks grow with the group, up
+// to maxChunk series. Call it under g.mu.
+func (g *Group) alloc() *series {
+	if n := len(g.free); n > 0 {
+		s := g.free[n-1]
+		g.free[n-1] = nil
+		g.free = g.free[:n-1]
+		*s = series{}
+		return s
+	}
+	if len(g.chunk) == cap(g.chunk) {
+		g.chunk = make([]series, 0, min(max(len(g.members), 1), maxChunk))
+	}
+	g.chunk = g.chunk[:len(g.chunk)+1]
+	return &g.chunk[len(g.chunk)-1]
 }
 
 // transition moves a tracker between phases in the aggregate. It runs in
@@ -155,23 +181,30 @@ func (g *Group) transition(ctx context.Context, tr *Transition) {
 	}
 }
 
-// leave removes a tracker whose last state was last.
-func (g *Group) leave(m *member, last State) {
+// leave removes a tracker whose last state was last, and whose series (nil
+// when the group keeps none) is s. It runs in the tracker's Close, after
+// which the tracker never touches s again, so s can serve the next member.
+func (g *Group) leave(s *series, last State) {
 	g.counts[last.Phase.index()].Add(-1)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.n--
+	if s == nil {
+		return
+	}
 	end := len(g.members) - 1
 	moved := g.members[end]
-	g.members[m.idx], moved.idx = moved, m.idx
+	g.members[s.slot], moved.slot = moved, s.slot
 	g.members[end] = nil
 	g.members = g.members[:end]
+	g.free = append(g.free, s)
 }
 
 // Len is the number of trackers in the group.
 func (g *Group) Len() int {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return len(g.members)
+	return g.n
 }
 
 // Close makes the group's MeterProvider export (ForceFlush, when it has

@@ -162,6 +162,59 @@ func TestTrackersLeaveTheGroupWithoutATrace(t *testing.T) {
 	}
 }
 
+// A tracker that joins after others left reports only its own life: no
+// count, entry, pair or payload of a tracker that was there before it.
+func TestAMemberJoiningAfterOthersLeftStartsAfresh(t *testing.T) {
+	ctx := t.Context()
+	g, reader := newGroup(t)
+	for round := range 3 {
+		var ts []*otellifecycle.Tracker
+		for i := range 5 {
+			tr := shard(t, g, round*10+i)
+			if round == 0 { // the first round goes through failures and a big cluster
+				tr.ToJoining(ctx, 7)
+				tr.ToFailed(ctx, "seeds down")
+				tr.ToReady(ctx, 1<<40)
+			}
+			ts = append(ts, tr)
+		}
+		got := collect(t, reader)
+		for _, dp := range got["cluster.lifecycle.state"].Data.(metricdata.Gauge[int64]).DataPoints {
+			state, _ := dp.Attributes.Value("state")
+			want := int64(0)
+			if (round == 0 && state.AsString() == "ready") || (round > 0 && state.AsString() == "starting") {
+				want = 1
+			}
+			if dp.Value != want {
+				t.Fatalf("round %d: %v = %d, want %d", round, dp.Attributes, dp.Value, want)
+			}
+		}
+		if round > 0 {
+			for _, name := range []string{"cluster.lifecycle.transitions", "cluster.lifecycle.nodes", "cluster.lifecycle.join.attempt"} {
+				if m, ok := got[name]; ok {
+					t.Fatalf("round %d: fresh trackers report %s: %+v", round, name, m.Data)
+				}
+			}
+			for _, dp := range got["cluster.lifecycle.phase.entries"].Data.(metricdata.Sum[int64]).DataPoints {
+				if dp.Value != 0 {
+					t.Fatalf("round %d: a fresh tracker has entries %v = %d", round, dp.Attributes, dp.Value)
+				}
+			}
+		} else {
+			for _, dp := range got["cluster.lifecycle.nodes"].Data.(metricdata.Gauge[int64]).DataPoints {
+				if dp.Value != 1<<40 {
+					t.Fatalf("nodes %v = %d, want %d", dp.Attributes, dp.Value, int64(1<<40))
+				}
+			}
+		}
+		for _, tr := range ts {
+			if err := tr.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // The Group's options shape what every member reports: the meter, the
 // gauge's name and key, the group's attributes. A member's own
 // WithAttributes are added to its series; its own meter-shaping options

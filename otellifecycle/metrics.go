@@ -101,37 +101,72 @@ func registerError(name string, err error) error {
 // (one set per phase serves the entries and the durations), a pair's the
 // first time it is seen, before the count that publishes it, so observe
 // allocates nothing.
+//
+// The fields a collection reads come first, and a Group allocates its
+// members' series side by side (see Group.alloc), so that its callback
+// walks contiguous memory rather than one tracker's heap after another.
 type series struct {
-	ins  *instruments
-	m    *statemachine.Machine[State, Transition] // nil for a Group's aggregate
-	base []attribute.KeyValue
+	// state is a tracker's state as one word (see pack), written by its
+	// writer after each transition; a collection reads nothing else of the
+	// tracker, and reads it once, so the one-hot gauge is consistent.
+	state   atomic.Uint64
+	tracker bool // false for a Group's aggregate, which has no state gauge
+	slot    int  // position in Group.members, under Group.mu
 
 	// One option each, passed as a one-element slice of the array, so the
 	// options cost no slice of their own.
 	stateObs [numPhases]metric.ObserveOption // base + state=<label>
 	baseObs  []metric.ObserveOption          // base only
 	entryObs [numPhases]metric.ObserveOption // base + phase=<label>
-	phaseRec [numPhases]metric.RecordOption  // the same sets as entryObs
 	entries  [numPhases]atomic.Int64
+	seen     atomic.Uint64 // bit from*numPhases+to: the pair has a count (and its options)
+	ins      *instruments
 
-	seen    atomic.Uint64 // bit from*numPhases+to: the pair has a count (and its options)
-	counts  [numPhases][numPhases]atomic.Int64
-	pairObs [numPhases][numPhases]atomic.Pointer[[]metric.ObserveOption]
+	phaseRec [numPhases]metric.RecordOption // the same sets as entryObs
+	base     []attribute.KeyValue
+	counts   [numPhases][numPhases]atomic.Int64
+	pairObs  [numPhases][numPhases]atomic.Pointer[[]metric.ObserveOption]
 }
 
-func newSeries(ins *instruments, m *statemachine.Machine[State, Transition], base []attribute.KeyValue) *series {
-	s := &series{ins: ins, m: m, base: base}
+// newSeries returns a tracker's series, in state st, or (with st nil) a
+// Group's aggregate.
+func newSeries(ins *instruments, st *State, base []attribute.KeyValue) *series {
+	s := new(series)
+	s.init(ins, st, base)
+	return s
+}
+
+// init sets up a zero series as newSeries describes.
+func (s *series) init(ins *instruments, st *State, base []attribute.KeyValue) {
+	s.ins, s.base = ins, base
 	for i, p := range phases {
 		opt := metric.WithAttributeSet(s.with(attribute.String("phase", string(p))))
 		s.entryObs[i], s.phaseRec[i] = opt, opt
 	}
-	if m != nil {
+	if st != nil {
+		s.tracker = true
+		s.state.Store(pack(*st))
 		s.baseObs = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(base...))}
 		for i, p := range phases {
 			s.stateObs[i] = metric.WithAttributeSet(s.with(attribute.String(ins.stateKey, string(p))))
 		}
 	}
-	return s
+}
+
+// maxPayload is the largest payload pack keeps.
+const maxPayload = 1<<56 - 1
+
+// pack returns s as one word: the phase's index in the top byte, the
+// payload (Joining's Attempt, Ready's Nodes, up to maxPayload) below.
+func pack(s State) uint64 {
+	var payload uint64
+	switch s.Phase {
+	case Joining:
+		payload = uint64(s.Attempt)
+	case Ready:
+		payload = min(uint64(s.Nodes), maxPayload)
+	}
+	return uint64(s.Phase.index())<<56 | payload
 }
 
 // with returns the series' attributes plus extra, as a set.
@@ -141,13 +176,13 @@ func (s *series) with(extra ...attribute.KeyValue) attribute.Set {
 }
 
 // observe reports the series. For a tracker, every label of the state
-// gauge is observed from one snapshot, so no collection can see zero or
+// gauge is observed from one read of the state word, so no collection can see zero or
 // two phases at 1 (an unobserved label would vanish from the export, so
 // all are observed every time). It allocates nothing.
 func (s *series) observe(o metric.Observer) {
-	if s.m != nil {
-		st := s.m.Load().State
-		cur := st.Phase.index()
+	if s.tracker {
+		w := s.state.Load()
+		cur, payload := int(w>>56), int64(w&maxPayload)
 		for i := range numPhases {
 			var v int64
 			if i == cur {
@@ -155,11 +190,11 @@ func (s *series) observe(o metric.Observer) {
 			}
 			o.ObserveInt64(s.ins.state, v, s.stateObs[i:i+1]...)
 		}
-		switch st.Phase {
+		switch phases[cur] {
 		case Joining:
-			o.ObserveInt64(s.ins.attempt, int64(st.Attempt), s.baseObs...)
+			o.ObserveInt64(s.ins.attempt, payload, s.baseObs...)
 		case Ready:
-			o.ObserveInt64(s.ins.nodes, int64(st.Nodes), s.baseObs...)
+			o.ObserveInt64(s.ins.nodes, payload, s.baseObs...)
 		}
 	}
 	for i := range numPhases {
@@ -179,6 +214,9 @@ func (s *series) observe(o metric.Observer) {
 // many, so a pair's lazily built options are published atomically (two
 // writers may both build them; either is right).
 func (s *series) record(ctx context.Context, tr *Transition) {
+	if s.tracker {
+		s.state.Store(pack(tr.To))
+	}
 	from, to := tr.From.Phase.index(), tr.To.Phase.index()
 	if s.pairObs[from][to].Load() == nil {
 		opts := []metric.ObserveOption{metric.WithAttributeSet(s.with(
@@ -199,7 +237,6 @@ type metrics struct {
 	series *series     // nil in a Group that keeps no per-tracker series
 	own    *registered // standalone only
 	group  *Group      // member only
-	member member      // member only: its place in the Group
 }
 
 // registered is a standalone tracker's own registration, and the provider
@@ -212,17 +249,14 @@ type registered struct {
 func (x *metrics) init(cfg *config, m *statemachine.Machine[State, Transition]) error {
 	if g := cfg.group; g != nil {
 		x.group = g
-		if g.perTracker {
-			x.series = newSeries(g.ins, m, append(append([]attribute.KeyValue(nil), g.attrs...), cfg.attrs...))
-		}
-		g.join(&x.member, x.series, m.Load().State)
+		x.series = g.join(m.Load().State, cfg.attrs)
 		return nil
 	}
 	ins, err := newInstruments(cfg)
 	if err != nil {
 		return err
 	}
-	x.series = newSeries(ins, m, cfg.attrs)
+	x.series = newSeries(ins, &m.Load().State, cfg.attrs)
 	x.own = &registered{mp: cfg.meterProvider}
 	if x.own.reg, err = ins.meter.RegisterCallback(x.observe, ins.state, ins.attempt, ins.nodes, ins.transitions, ins.entries); err != nil {
 		return registerError("the metrics callback", err)
@@ -258,7 +292,7 @@ func (x *metrics) record(ctx context.Context, tr *Transition) {
 // series are gone at the next collection. last is the final state.
 func (x *metrics) close(last State) error {
 	if x.group != nil {
-		x.group.leave(&x.member, last)
+		x.group.leave(x.series, last)
 		return nil
 	}
 	return x.own.reg.Unregister()
