@@ -218,6 +218,24 @@ func TestSubscribeCancelClosesTheChannel(t *testing.T) {
 	}
 }
 
+// Close closes every subscription's channel; the subscriber's cancel
+// afterwards does nothing (it must not close the channel a second time).
+func TestCancelAfterCloseDoesNothing(t *testing.T) {
+	m := newMachine()
+	ch, cancel := m.Subscribe(1)
+	if err := m.Transition(1, asIs); err != nil {
+		t.Fatal(err)
+	}
+	m.Close(nil)
+	cancel()
+	if e, ok := <-ch; !ok || e.To != 1 {
+		t.Fatalf("first receive = %+v, %v; want the buffered entry", e, ok)
+	}
+	if _, ok := <-ch; ok {
+		t.Fatal("channel open after Close")
+	}
+}
+
 func ctxExpired() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
