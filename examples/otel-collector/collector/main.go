@@ -1,6 +1,7 @@
 // Program otelcol-lifecycle is the OpenTelemetry Collector that the
 // end-to-end test runs: the core collector with exactly the components
-// ../collector.yaml uses (OTLP in; batch; Prometheus, OTLP and debug out).
+// ../collector.yaml and ../collector-remotewrite.yaml use (OTLP in; batch;
+// Prometheus, Prometheus remote write, OTLP and debug out).
 // It is written as the collector builder would generate it, by hand, so
 // that it builds with `go build` alone.
 package main
@@ -9,6 +10,7 @@ import (
 	"os"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusremotewriteexporter"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/provider/envprovider"
@@ -40,7 +42,8 @@ func components() (otelcol.Factories, error) {
 		return f, err
 	}
 	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
-		debugexporter.NewFactory(), otlpexporter.NewFactory(), prometheusexporter.NewFactory()); err != nil {
+		debugexporter.NewFactory(), otlpexporter.NewFactory(), prometheusexporter.NewFactory(),
+		prometheusremotewriteexporter.NewFactory()); err != nil {
 		return f, err
 	}
 	if f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](); err != nil {

@@ -5,7 +5,8 @@
 // alerts.yml and dashboard this folder ships. Run it with `make e2e`.
 //
 // Built binaries are cached in .cache/bin at the top of the repository,
-// keyed by version. The logs of every program go to
+// keyed by version (the collector also by a hash of its module's main.go,
+// go.mod and go.sum). The logs of every program go to
 // examples/otel-collector/.e2e-logs/<time>/, which is removed when the
 // test passes and kept (and named) when it fails.
 //

@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +53,7 @@ func TestFullStack(t *testing.T) {
 	run(t, example, promtool, "check", "rules", "alerts.yml")
 	run(t, example, promtool, "test", "rules", "alerts_test.yml")
 	run(t, example, bins["collector"], "validate", "--config=file:collector.yaml")
+	run(t, example, bins["collector"], "validate", "--config=file:collector.yaml", "--config=file:collector-remotewrite.yaml")
 
 	ports := freePorts(t, 9)
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
@@ -274,6 +277,8 @@ func TestFullStack(t *testing.T) {
 
 // buildAll builds (or reuses) the collector and Jaeger, cached by version,
 // and builds the raft node fresh. The two heavy builds run side by side.
+// The collector's key also holds a hash of its module (collectorHash): a
+// changed component list builds a new binary.
 func buildAll(t *testing.T, repo, example, logs string) map[string]string {
 	t.Helper()
 	cache := filepath.Join(repo, ".cache", "bin")
@@ -281,7 +286,7 @@ func buildAll(t *testing.T, repo, example, logs string) map[string]string {
 		t.Fatal(err)
 	}
 	bins := map[string]string{
-		"collector": filepath.Join(cache, "otelcol-lifecycle-"+collectorVersion),
+		"collector": filepath.Join(cache, "otelcol-lifecycle-"+collectorVersion+"-"+collectorHash(t, example)),
 		"jaeger":    filepath.Join(cache, "jaeger-"+jaegerVersion),
 		"raft-node": filepath.Join(logs, "raft-node"),
 	}
@@ -324,6 +329,23 @@ func buildAll(t *testing.T, repo, example, logs string) map[string]string {
 	return bins
 }
 
+// collectorHash is the first 12 hex digits of a SHA-256 over the
+// collector module's main.go, go.mod and go.sum: what decides which
+// components the binary holds, and at which versions.
+func collectorHash(t *testing.T, example string) string {
+	t.Helper()
+	h := sha256.New()
+	for _, name := range []string{"main.go", "go.mod", "go.sum"} {
+		raw, err := os.ReadFile(filepath.Join(example, "collector", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%s %d\n", name, len(raw))
+		h.Write(raw)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
+
 // prometheusBinaries finds Prometheus and promtool, installing Debian's
 // package when they are missing and this user may.
 func prometheusBinaries(t *testing.T) (string, string) {
@@ -364,7 +386,9 @@ func run(t *testing.T, dir, bin string, args ...string) {
 
 // loopbackPrometheusConfig is prometheus.yml with only what loopback
 // needs changed: targets on 127.0.0.1, the rules file by absolute path,
-// and 1s scrape and evaluation.
+// and 1s scrape and evaluation. With collector "", the collector pushes
+// its metrics (collector-remotewrite.yaml) and job otel-collector is
+// dropped.
 func loopbackPrometheusConfig(t *testing.T, example, logs, collector string, nodes []string) string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(example, "prometheus.yml"))
@@ -379,14 +403,20 @@ func loopbackPrometheusConfig(t *testing.T, example, logs, collector string, nod
 	global["scrape_interval"], global["evaluation_interval"] = "1s", "1s"
 	cfg["rule_files"] = []any{filepath.Join(example, "alerts.yml")}
 	targets := map[string][]string{"otel-collector": {collector}, "raft-nodes": nodes}
+	var jobs []any
 	for _, sc := range cfg["scrape_configs"].([]any) {
 		job := sc.(map[string]any)
 		tg, ok := targets[job["job_name"].(string)]
 		if !ok {
 			t.Fatalf("prometheus.yml has a job the test does not know: %v", job["job_name"])
 		}
+		if job["job_name"] == "otel-collector" && collector == "" {
+			continue
+		}
 		job["static_configs"] = []any{map[string]any{"targets": tg}}
+		jobs = append(jobs, job)
 	}
+	cfg["scrape_configs"] = jobs
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)

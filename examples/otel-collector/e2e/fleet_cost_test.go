@@ -252,3 +252,32 @@ func machine() string {
 	return fmt.Sprintf("%d cores (`nproc`), %s, %.0f GiB, %s %s/%s", runtime.NumCPU(), cpuModel(),
 		float64(memTotal())/(1<<30), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
+
+// fileSize is the size of the file at path, 0 if it cannot be read.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// logLevels counts the warning and error lines that the collector's log
+// (zap's console encoding: time, tab, level, tab, …) holds from byte
+// offset from on, and returns the last error line.
+func logLevels(path string, from int64) (warn, errs int, last string) {
+	raw, err := os.ReadFile(path)
+	if err != nil || from > int64(len(raw)) {
+		return 0, 0, fmt.Sprintf("(reading %s: %v)", path, err)
+	}
+	for _, line := range strings.Split(string(raw[from:]), "\n") {
+		switch {
+		case strings.Contains(line, "\twarn\t"):
+			warn++
+		case strings.Contains(line, "\terror\t"):
+			errs++
+			last = line
+		}
+	}
+	return warn, errs, last
+}

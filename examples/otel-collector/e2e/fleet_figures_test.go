@@ -13,7 +13,8 @@ import (
 // fleetFigures are one run's measurements, as they go to BENCHMARKS.md.
 type fleetFigures struct {
 	nodes, procs                     int
-	interval, scrape, window, steady time.Duration
+	interval, scrape, window, steady time.Duration // scrape: 0 when pushed
+	push                             bool          // -fleet.path=remotewrite
 	warmup                           time.Duration
 	seed                             uint64
 	machine, nofile                  string
@@ -42,8 +43,12 @@ type fleetFigures struct {
 
 	series, headSeries                            float64
 	seriesByName                                  map[string]float64
-	scrapeAvg, scrapeMax, scrapeSamples, scrapeUp float64
+	scrapeAvg, scrapeMax, scrapeSamples, scrapeUp float64 // when scraped
+	stateLabels                                   []string
 	openFiles                                     map[string]int
+
+	colWarn, colErr int    // warning and error lines in the collector's log over the window
+	colLastErr      string // the last of those errors
 
 	heapPerNode, stackPerNode, goroutinesPerNode float64 // the children's, as they stopped
 	memNodes                                     int     // nodes those figures cover
@@ -51,6 +56,14 @@ type fleetFigures struct {
 
 func (f *fleetFigures) cost(before, after map[string]procStat, sent0, sent1 map[string]int64) {
 	f.procs0, f.procs1, f.bytes0, f.bytes1 = before, after, sent0, sent1
+}
+
+// howToPrometheus says how metrics reach Prometheus.
+func (f *fleetFigures) howToPrometheus() string {
+	if f.push {
+		return "the collector pushes every export to Prometheus (remote write)"
+	}
+	return fmt.Sprintf("Prometheus scrapes the collector every %v", f.scrape)
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
@@ -88,8 +101,8 @@ func (f *fleetFigures) markdown() string {
 	w("`make fleet FLEET_NODES=%d%s` (`go test -tags 'e2e fleet' -run '^TestFleet$' -count=1 -timeout 60m -v . -args -fleet.nodes=%d%s`), %s.\n",
 		f.nodes, makeArgs, f.nodes, goArgs, f.started.UTC().Format("2006-01-02 15:04 MST"))
 	w("Machine: %s. Open files limit %s.\n", f.machine, f.nofile)
-	w("%d nodes in %d processes (seed %d); metric export every %v (`OTEL_METRIC_EXPORT_INTERVAL=%d`), span and log batches every 200 ms; Prometheus scrapes the collector every %v. ",
-		f.nodes, f.procs, f.seed, f.interval, f.interval.Milliseconds(), f.scrape)
+	w("%d nodes in %d processes (seed %d); metric export every %v (`OTEL_METRIC_EXPORT_INTERVAL=%d`), span and log batches every 200 ms; %s. ",
+		f.nodes, f.procs, f.seed, f.interval, f.interval.Milliseconds(), f.howToPrometheus())
 	w("Every node running %s after the children started, every node in Prometheus after %s; a %s window after %v of warm-up.\n",
 		secs(f.upIn), secs(f.seenIn), f.windowLen.Round(time.Second), f.warmup)
 	w("Load (1, 5, 15 min): %s before the run; %s at the window's start, %s at its end (the run's own load included).\n\n",
@@ -161,8 +174,20 @@ func (f *fleetFigures) markdown() string {
 	w("| … traces, logs per node per minute | %s, %s (the collector's answers on all three: %s) |\n",
 		kib(float64(f.bytes1["traces"]-f.bytes0["traces"])/n/mins), kib(float64(f.bytes1["logs"]-f.bytes0["logs"])/n/mins),
 		kib(float64(f.bytes1["back"]-f.bytes0["back"])/n/mins))
-	w("| Prometheus scraping the collector | %.0f samples a scrape, %.3f s on average, %.3f s at most; `up` at least %.0f throughout |\n",
-		f.scrapeSamples, f.scrapeAvg, f.scrapeMax, f.scrapeUp)
+	if !f.push {
+		w("| Prometheus scraping the collector | %.0f samples a scrape, %.3f s on average, %.3f s at most; `up` at least %.0f throughout |\n",
+			f.scrapeSamples, f.scrapeAvg, f.scrapeMax, f.scrapeUp)
+	}
+	w("| the collector's log over the window | %d warnings, %d errors", f.colWarn, f.colErr)
+	if f.colErr > 0 {
+		last := strings.NewReplacer("`", "'", "|", "\\|").Replace(f.colLastErr)
+		if len(last) > 300 {
+			last = last[:300] + "…"
+		}
+		w("; the last: `%s`", last)
+	}
+	w(" |\n")
+	w("| labels of a state series | %s |\n", strings.Join(f.stateLabels, ", "))
 	for _, name := range []string{"prometheus", "jaeger", "nodes", "test"} {
 		what := map[string]string{"prometheus": "Prometheus", "jaeger": "Jaeger", "nodes": fmt.Sprintf("the nodes (%d processes)", f.procs), "test": "the test (proxies, polls)"}[name]
 		c := cpu(name)

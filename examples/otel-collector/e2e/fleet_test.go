@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -29,14 +30,21 @@ var (
 	fleetNodes    = flag.Int("fleet.nodes", 100, "how many simulated nodes")
 	fleetProcs    = flag.Int("fleet.procs", 4, "child processes the nodes are spread over")
 	fleetInterval = flag.Duration("fleet.interval", 2*time.Second, "the nodes' metric export interval (OTEL_METRIC_EXPORT_INTERVAL)")
-	fleetScrape   = flag.Duration("fleet.scrape", time.Second, "Prometheus's scrape interval")
-	fleetWindow   = flag.Duration("fleet.window", 0, "the freshness window exactness allows (0: export interval + 2 × scrape interval + 1 s)")
+	fleetPath     = flag.String("fleet.path", fleetScrapePath, "how metrics reach Prometheus: "+fleetScrapePath+" (Prometheus scrapes the collector's prometheus exporter; collector.yaml) or "+fleetPushPath+" (the collector pushes each export with its prometheus_remote_write exporter to Prometheus's remote-write receiver; collector.yaml with collector-remotewrite.yaml)")
+	fleetScrape   = flag.Duration("fleet.scrape", time.Second, "Prometheus's scrape interval (-fleet.path="+fleetScrapePath+" only)")
+	fleetWindow   = flag.Duration("fleet.window", 0, "the freshness window exactness allows (0: export interval + 2 × scrape interval + 1 s when scraped, export interval + 1 s when pushed)")
 	fleetWarmup   = flag.Duration("fleet.warmup", 30*time.Second, "from the children's start to the steady-state window")
 	fleetSteady   = flag.Duration("fleet.steady", 3*time.Minute, "the steady-state window, over which everything is measured")
 	fleetSeed     = flag.Uint64("fleet.seed", 1, "seed of the simulated lifecycles and of the samples")
 	fleetCluster  = flag.Int("fleet.cluster", 5, "the n of each node's Ready{n}")
 	fleetHeap     = flag.Bool("fleet.heapprofile", false, "each child writes a heap profile as it stops, to examples/otel-collector/.e2e-logs/fleet-N<nodes>-child<i>.heap")
 	fleetOut      = flag.String("fleet.out", "", "where the figures go, as Markdown (default examples/otel-collector/.e2e-logs/fleet-N<nodes>.md)")
+)
+
+// The values of -fleet.path.
+const (
+	fleetScrapePath = "scrape"
+	fleetPushPath   = "remotewrite"
 )
 
 // How the fleet is watched.
@@ -52,9 +60,10 @@ const (
 // fleet-node, each its own service.instance.id and its own providers,
 // exporting OTLP/gRPC as raft-node does) spread over -fleet.procs child
 // processes (this test binary again, running TestFleetNodes), through one
-// real collector, Prometheus and Jaeger on loopback. Each node goes
-// through a seeded, realistic lifecycle (see simulate) and its child
-// reports every transition with its time, the ground truth.
+// real collector, Prometheus and Jaeger on loopback; the collector's
+// metrics reach Prometheus by scrape or by remote write (-fleet.path).
+// Each node goes through a seeded, realistic lifecycle (see simulate) and
+// its child reports every transition with its time, the ground truth.
 //
 // Over a steady-state window it measures:
 //   - freshness: from a transition to the first Prometheus query that
@@ -76,8 +85,30 @@ func TestFleet(t *testing.T) {
 		t.Fatalf("-fleet.nodes %d, -fleet.procs %d: both must be at least 1", n, nprocs)
 	}
 	interval, scrape, steady := *fleetInterval, *fleetScrape, *fleetSteady
+	var push bool
+	switch *fleetPath {
+	case fleetScrapePath:
+	case fleetPushPath:
+		push = true
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name == "fleet.scrape" {
+				t.Fatalf("-fleet.scrape=%v: nothing is scraped with -fleet.path=%s", scrape, fleetPushPath)
+			}
+		})
+		scrape = 0
+	default:
+		t.Fatalf("-fleet.path=%q: want %s or %s", *fleetPath, fleetScrapePath, fleetPushPath)
+	}
 	window := *fleetWindow
-	if window == 0 {
+	switch {
+	case window != 0:
+	case push:
+		// A transition waits up to one export interval to be exported;
+		// the collector pushes the export as it arrives, and Prometheus
+		// commits it as it is received. One second more for the
+		// export, the collector's queue and the commit.
+		window = interval + time.Second
+	default:
 		// A transition waits up to one export interval to be exported,
 		// then up to one scrape interval for the next scrape, whose
 		// samples can be queried only once it ends: up to its timeout
@@ -86,7 +117,7 @@ func TestFleet(t *testing.T) {
 		window = interval + scrape + min(scrape, 10*time.Second) + time.Second
 	}
 	fig := &fleetFigures{
-		nodes: n, procs: nprocs, interval: interval, scrape: scrape, window: window, steady: steady,
+		nodes: n, procs: nprocs, interval: interval, scrape: scrape, push: push, window: window, steady: steady,
 		warmup: *fleetWarmup, seed: *fleetSeed, machine: machine(), loadBefore: loadavg(), started: time.Now(),
 	}
 	flag.Visit(func(f *flag.Flag) {
@@ -99,14 +130,16 @@ func TestFleet(t *testing.T) {
 		t.Fatalf("RLIMIT_NOFILE: %v", err)
 	}
 	fig.nofile = fmt.Sprintf("%d (hard %d)", soft, hard)
-	t.Logf("fleet: %d nodes in %d processes; metric export every %v, scrape every %v, freshness window %v; load before %s; open files limit %s",
-		n, nprocs, interval, scrape, window, fig.loadBefore, fig.nofile)
+	t.Logf("fleet: %d nodes in %d processes; metric export every %v, %s, freshness window %v; load before %s; open files limit %s",
+		n, nprocs, interval, fig.howToPrometheus(), window, fig.loadBefore, fig.nofile)
 
 	st := newStack(t)
+	st.push = push
 	st.up(t, nil)
-	if scrape != time.Second {
+	if !push && scrape != time.Second {
 		setScrapeInterval(t, st, scrape)
 	}
+	colLog := filepath.Join(st.logs, "otelcol.log")
 	colBase, err := readProc(st.collector.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +224,7 @@ func TestFleet(t *testing.T) {
 			seen = sampleValue(res)
 		}
 		if time.Since(began) > 3*time.Minute {
-			t.Fatalf("after %v, %v of %d nodes in Prometheus (%v); %s", time.Since(began).Round(time.Second), seen, n, err, diagnose(st))
+			t.Fatalf("after %v, %v of %d nodes in Prometheus (%v); %s", time.Since(began).Round(time.Second), seen, n, err, diagnose(st, colLog))
 		}
 	}
 	fig.seenIn = time.Since(began)
@@ -206,6 +239,7 @@ func TestFleet(t *testing.T) {
 	pids := fleetPids(st, children)
 	before := readAll(t, pids)
 	sentBefore := proxyCounts(proxies)
+	colLogFrom := fileSize(colLog)
 
 	_, priorChanges := truth.count(ws.Add(-20*time.Second), ws)
 	priorAll, _ := truth.count(ws.Add(-20*time.Second), ws)
@@ -255,8 +289,9 @@ func TestFleet(t *testing.T) {
 	fig.colRSSMax = colRSSMax
 	fig.transitions, fig.changes = truth.count(ws, we)
 
-	// What Prometheus holds at the end of the window, and what scraping the
-	// collector cost it.
+	// What Prometheus holds at the end of the window, what the collector
+	// logged in it, and (when scraped) what scraping the collector cost.
+	fig.colWarn, fig.colErr, fig.colLastErr = logLevels(colLog, colLogFrom)
 	fig.series = queryNumber(t, st.prom, `count({job="fleet-node"})`)
 	if head, err := tsdbHeadSeries(st.prom.base); err != nil {
 		t.Errorf("TSDB status: %v", err)
@@ -269,11 +304,16 @@ func TestFleet(t *testing.T) {
 			fig.seriesByName[s.Metric["__name__"]] = sampleValue([]sample{s})
 		}
 	}
-	span := fmt.Sprintf("[%ds]", int(fig.windowLen.Seconds()))
-	fig.scrapeAvg = queryNumber(t, st.prom, `avg_over_time(scrape_duration_seconds{job="otel-collector"}`+span+`)`)
-	fig.scrapeMax = queryNumber(t, st.prom, `max_over_time(scrape_duration_seconds{job="otel-collector"}`+span+`)`)
-	fig.scrapeSamples = queryNumber(t, st.prom, `avg_over_time(scrape_samples_scraped{job="otel-collector"}`+span+`)`)
-	fig.scrapeUp = queryNumber(t, st.prom, `min_over_time(up{job="otel-collector"}`+span+`)`)
+	if res, err := st.prom.query(`cluster_lifecycle_state{job="fleet-node",instance="` + fleetInstance(0) + `"}`); err == nil && len(res) > 0 {
+		fig.stateLabels = slices.Sorted(maps.Keys(res[0].Metric))
+	}
+	if !push {
+		span := fmt.Sprintf("[%ds]", int(fig.windowLen.Seconds()))
+		fig.scrapeAvg = queryNumber(t, st.prom, `avg_over_time(scrape_duration_seconds{job="otel-collector"}`+span+`)`)
+		fig.scrapeMax = queryNumber(t, st.prom, `max_over_time(scrape_duration_seconds{job="otel-collector"}`+span+`)`)
+		fig.scrapeSamples = queryNumber(t, st.prom, `avg_over_time(scrape_samples_scraped{job="otel-collector"}`+span+`)`)
+		fig.scrapeUp = queryNumber(t, st.prom, `min_over_time(up{job="otel-collector"}`+span+`)`)
+	}
 	fig.openFiles = map[string]int{"collector": openFiles(st.collector.Process.Pid), "test (proxies)": openFiles(os.Getpid())}
 
 	polls.Wait() // each gives up after fleetSampleGiveUp
@@ -357,18 +397,24 @@ func TestFleet(t *testing.T) {
 }
 
 // diagnose says what may hold Prometheus back: its scrapes of the
-// collector, and how busy each program is.
-func diagnose(st *stack) string {
+// collector, or the collector's failed pushes (its log's warnings and
+// errors), and how busy each program is.
+func diagnose(st *stack, colLog string) string {
 	var parts []string
-	for _, q := range []string{
-		`up{job="otel-collector"}`,
-		`scrape_duration_seconds{job="otel-collector"}`,
-		`scrape_samples_scraped{job="otel-collector"}`,
-		`count_over_time(up{job="otel-collector"}[1m])`,
-		`sum_over_time(up{job="otel-collector"}[1m])`,
-	} {
-		res, err := st.prom.query(q)
-		parts = append(parts, fmt.Sprintf("%s = %v (%v)", q, sampleValue(res), err))
+	if st.push {
+		warn, errs, last := logLevels(colLog, 0)
+		parts = append(parts, fmt.Sprintf("the collector logged %d warnings and %d errors; the last error: %s", warn, errs, last))
+	} else {
+		for _, q := range []string{
+			`up{job="otel-collector"}`,
+			`scrape_duration_seconds{job="otel-collector"}`,
+			`scrape_samples_scraped{job="otel-collector"}`,
+			`count_over_time(up{job="otel-collector"}[1m])`,
+			`sum_over_time(up{job="otel-collector"}[1m])`,
+		} {
+			res, err := st.prom.query(q)
+			parts = append(parts, fmt.Sprintf("%s = %v (%v)", q, sampleValue(res), err))
+		}
 	}
 	for name, pid := range map[string]int{"collector": st.collector.Process.Pid, "prometheus": st.prometheus.Process.Pid} {
 		a, err1 := readProc(pid)

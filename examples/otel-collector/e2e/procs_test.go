@@ -148,6 +148,15 @@ func freePorts(t *testing.T, n int) []int {
 // pollEvery is how often the e2e polls the programs it runs.
 const pollEvery = 250 * time.Millisecond
 
+// tcpOpen says whether addr accepts a TCP connection.
+func tcpOpen(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
 func httpOK(url string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -28,6 +28,11 @@ type stack struct {
 
 	collector, prometheus *exec.Cmd
 	starts                map[string]int // how often each program was started
+
+	// push, set before up: the collector pushes metrics to Prometheus's
+	// remote-write receiver (collector.yaml overlaid with
+	// collector-remotewrite.yaml), and Prometheus does not scrape it.
+	push bool
 }
 
 // newStack builds what it needs and gives the programs a log folder,
@@ -80,7 +85,11 @@ func (s *stack) up(t *testing.T, direct []string) {
 	}, "--config=file:"+filepath.Join(s.example, "jaeger.yaml"))
 	testsupport.Poll(t, "Jaeger answers", time.Minute, pollEvery, func() error { return httpOK("http://" + s.jaegerHTTP + "/api/services") })
 	s.startCollector(t)
-	s.promConfig = loopbackPrometheusConfig(t, s.example, s.logs, s.colProm, direct)
+	scraped := s.colProm
+	if s.push {
+		scraped = ""
+	}
+	s.promConfig = loopbackPrometheusConfig(t, s.example, s.logs, scraped, direct)
 	run(t, s.logs, s.promtool, "check", "config", s.promConfig)
 	s.startPrometheus(t)
 }
@@ -88,22 +97,39 @@ func (s *stack) up(t *testing.T, direct []string) {
 // startCollector starts the collector (again) on its ports.
 func (s *stack) startCollector(t *testing.T) {
 	t.Helper()
+	args := []string{"--config=file:" + filepath.Join(s.example, "collector.yaml")}
+	if s.push {
+		args = append(args, "--config=file:"+filepath.Join(s.example, "collector-remotewrite.yaml"))
+	}
 	s.collector = s.start(t, "otelcol", s.bins["collector"], []string{
 		"OTLP_GRPC_ENDPOINT=" + s.colGRPC,
 		"OTLP_HTTP_ENDPOINT=" + s.colHTTP,
 		"PROMETHEUS_EXPORTER_ENDPOINT=" + s.colProm,
+		"PROMETHEUS_REMOTE_WRITE_ENDPOINT=http://" + s.promWeb + "/api/v1/write",
 		"JAEGER_OTLP_ENDPOINT=" + s.jaegerOTLP,
-	}, "--config=file:"+filepath.Join(s.example, "collector.yaml"))
+	}, args...)
+	if s.push {
+		// The collector starts its receivers after its exporters: a
+		// node can export once the OTLP port accepts.
+		testsupport.Poll(t, "the collector's OTLP/gRPC port accepts", time.Minute, pollEvery, func() error { return tcpOpen(s.colGRPC) })
+		return
+	}
 	testsupport.Poll(t, "the collector's Prometheus endpoint answers", time.Minute, pollEvery, func() error { return httpOK("http://" + s.colProm + "/metrics") })
 }
 
-// startPrometheus starts Prometheus (again) on its port and storage.
+// startPrometheus starts Prometheus (again) on its port and storage, with
+// its remote-write receiver when the collector pushes.
 func (s *stack) startPrometheus(t *testing.T) {
 	t.Helper()
-	s.prometheus = s.start(t, "prometheus", s.promBin, nil,
-		"--config.file="+s.promConfig,
-		"--storage.tsdb.path="+filepath.Join(s.logs, "tsdb"),
-		"--web.listen-address="+s.promWeb,
-		"--web.enable-lifecycle")
+	args := []string{
+		"--config.file=" + s.promConfig,
+		"--storage.tsdb.path=" + filepath.Join(s.logs, "tsdb"),
+		"--web.listen-address=" + s.promWeb,
+		"--web.enable-lifecycle",
+	}
+	if s.push {
+		args = append(args, "--web.enable-remote-write-receiver")
+	}
+	s.prometheus = s.start(t, "prometheus", s.promBin, nil, args...)
 	testsupport.Poll(t, "Prometheus answers queries", 2*time.Minute, pollEvery, func() error { _, err := s.prom.query("up"); return err })
 }
