@@ -176,9 +176,9 @@ func (s *series) with(extra ...attribute.KeyValue) attribute.Set {
 }
 
 // observe reports the series. For a tracker, every label of the state
-// gauge is observed from one read of the state word, so no collection can see zero or
-// two phases at 1 (an unobserved label would vanish from the export, so
-// all are observed every time). It allocates nothing.
+// gauge is observed from one read of the state word, so no collection can
+// see zero or two phases at 1 (an unobserved label would vanish from the
+// export, so all are observed every time). It allocates nothing.
 func (s *series) observe(o metric.Observer) {
 	if s.tracker {
 		w := s.state.Load()
