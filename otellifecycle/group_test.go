@@ -7,9 +7,11 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
+	lognoop "go.opentelemetry.io/otel/log/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
@@ -348,5 +350,35 @@ func TestGroupCollectionsNeverSeeATornTracker(t *testing.T) {
 	}
 	if total != trackers {
 		t.Fatalf("aggregate totals %d trackers, want %d", total, trackers)
+	}
+}
+
+// A tracker per vshard (an aggregate-only group, WithHistory(0), one
+// attribute) holds at most 512 bytes of heap, so a million fit in 512 MiB.
+// BenchmarkMillionTrackers measures the million itself.
+func TestAVshardTrackerHoldsAtMost512Bytes(t *testing.T) {
+	ctx := t.Context()
+	g, _ := newGroup(t, otellifecycle.WithoutTrackerSeries())
+	const n = 20_000
+	ts := make([]*otellifecycle.Tracker, n)
+	before := heapAlloc()
+	for i := range ts {
+		tr, err := otellifecycle.New(otellifecycle.WithLogger(quiet), otellifecycle.WithGroup(g), otellifecycle.WithHistory(0),
+			otellifecycle.WithTracerProvider(tracenoop.NewTracerProvider()), otellifecycle.WithLoggerProvider(lognoop.NewLoggerProvider()),
+			otellifecycle.WithAttributes(attribute.Int("vshard", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.ToJoining(ctx, 0)
+		tr.ToReady(ctx, 3)
+		ts[i] = tr
+	}
+	per := float64(int64(heapAlloc())-int64(before)) / n
+	t.Logf("%.0f B per tracker", per)
+	if per > 512 {
+		t.Errorf("a vshard tracker holds %.0f B of heap, want at most 512", per)
+	}
+	for _, tr := range ts {
+		_ = tr.Close()
 	}
 }
