@@ -382,3 +382,26 @@ func TestAVshardTrackerHoldsAtMost512Bytes(t *testing.T) {
 		_ = tr.Close()
 	}
 }
+
+// A transition of such a tracker allocates at most twice (its new
+// snapshot, and a Detail text that is not one of the prebuilt ones).
+func TestAVshardTransitionAllocatesAtMostTwice(t *testing.T) {
+	ctx := t.Context()
+	g, _ := newGroup(t, otellifecycle.WithoutTrackerSeries())
+	tr, err := otellifecycle.New(otellifecycle.WithLogger(quiet), otellifecycle.WithGroup(g), otellifecycle.WithHistory(0),
+		otellifecycle.WithTracerProvider(tracenoop.NewTracerProvider()), otellifecycle.WithLoggerProvider(lognoop.NewLoggerProvider()),
+		otellifecycle.WithAttributes(attribute.Int("vshard", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	states := []otellifecycle.State{otellifecycle.JoiningState(1), otellifecycle.FailedState("seeds down"),
+		otellifecycle.ReadyState(3), otellifecycle.DrainingState(), otellifecycle.StoppingState(), otellifecycle.RestartingState()}
+	for _, s := range states { // every pair's attributes are built once, on first sight
+		_ = tr.Set(ctx, s)
+	}
+	i := 0
+	if n := testing.AllocsPerRun(1000, func() { _ = tr.Set(ctx, states[i%len(states)]); i++ }); n > 2 {
+		t.Errorf("a transition allocates %v times, want at most 2", n)
+	}
+}
