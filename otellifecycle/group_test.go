@@ -405,3 +405,33 @@ func TestAVshardTransitionAllocatesAtMostTwice(t *testing.T) {
 		t.Errorf("a transition allocates %v times, want at most 2", n)
 	}
 }
+
+func TestATrackerTellsItsMeterProviderAndAttributes(t *testing.T) {
+	mp := sdkmetric.NewMeterProvider()
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	node := attribute.String("node.id", "n1")
+	alone := newTracker(t, otellifecycle.WithMeterProvider(mp), otellifecycle.WithAttributes(node))
+	if alone.MeterProvider() != mp {
+		t.Fatalf("a standalone tracker's MeterProvider is %v, want its WithMeterProvider", alone.MeterProvider())
+	}
+	if got := alone.Attributes(); len(got) != 1 || got[0] != node {
+		t.Fatalf("Attributes = %v, want [%v]", got, node)
+	}
+	alone.Attributes()[0] = attribute.String("node.id", "changed") // a copy: the tracker keeps its own
+	if got := alone.Attributes(); got[0] != node {
+		t.Fatalf("Attributes changed through a returned slice: %v", got)
+	}
+
+	g, err := otellifecycle.NewGroup(otellifecycle.WithMeterProvider(mp), otellifecycle.WithAttributes(node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	member := shard(t, g, 7)
+	if member.MeterProvider() != mp {
+		t.Fatalf("a member's MeterProvider is %v, want its Group's", member.MeterProvider())
+	}
+	if got := member.Attributes(); len(got) != 2 || got[0] != node || got[1] != attribute.Int("shard", 7) {
+		t.Fatalf("a member's Attributes = %v, want the Group's then its own", got)
+	}
+}

@@ -2,6 +2,7 @@ package otellifecycle_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -57,4 +58,20 @@ func (r *recorder) transitions() []otellifecycle.Transition {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]otellifecycle.Transition(nil), r.got...)
+}
+
+// writersState is the i-th state concurrent writer g sets: every phase
+// with a payload in turn, the payload g's own, so that no two writers
+// set the same state (which is no transition) and every Set counts.
+func writersState(g, i int) otellifecycle.State {
+	switch i % 4 {
+	case 0:
+		return otellifecycle.JoiningState(uint32(g))
+	case 1:
+		return otellifecycle.ReadyState(g + 1)
+	case 2:
+		return otellifecycle.FailedState(fmt.Sprint("writer ", g))
+	default:
+		return otellifecycle.JoiningState(uint32(1000 + g))
+	}
 }

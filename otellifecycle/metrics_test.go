@@ -208,7 +208,7 @@ func TestNoCollectionSeesATornState(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range total / goroutines {
-				tr.Set(ctx, cycle[(g+i)%len(cycle)])
+				tr.Set(ctx, writersState(g, i))
 				made.Add(1)
 			}
 		}()

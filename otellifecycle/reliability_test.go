@@ -163,7 +163,7 @@ func TestLoadMillionTransitions(t *testing.T) {
 		go func() {
 			defer work.Done()
 			for i := range total / goroutines {
-				_ = tr.Set(ctx, cycle[(g+i)%len(cycle)])
+				_ = tr.Set(ctx, writersState(g, i))
 				made.Add(1)
 			}
 		}()

@@ -11,6 +11,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/lifecyclekit/lifecycle/internal/statemachine"
@@ -173,7 +174,10 @@ func (t *Tracker) to(ctx context.Context, s State) {
 }
 
 // Set moves to any valid state and reports what happened: nil when the
-// transition was made, an error from State.Validate for an invalid state,
+// transition was made, nil and nothing else when s is the current state
+// already (no Seq, no record, no event: a state set twice, such as a
+// Stopping that an engine module and the service both report, is one
+// fact), an error from State.Validate for an invalid state,
 // the policy's error (wrapped) when WithTransitionPolicy rejects it, or
 // ErrClosed after Close. A Failed reason is normalized first.
 //
@@ -196,7 +200,7 @@ func (t *Tracker) Set(ctx context.Context, s State) error {
 		return tr
 	})
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, statemachine.ErrUnchanged):
 		return nil
 	case errors.Is(err, statemachine.ErrClosed):
 		return ErrClosed
@@ -296,6 +300,30 @@ func (t *Tracker) Wait(ctx context.Context, until func(State) bool) (State, erro
 // in Seq tells a subscriber it lost some. Close closes every channel.
 func (t *Tracker) Subscribe(buffer int) (<-chan Transition, func()) {
 	return t.m.Subscribe(buffer)
+}
+
+// MeterProvider returns the MeterProvider the tracker's metrics go to: its
+// WithMeterProvider (or the global one at New), or, for a member of a
+// Group, the Group's. Instrumentation that reports beside the tracker (an
+// engine module's instruments) uses it by default, so whatever wiring
+// gives the tracker its provider gives theirs too.
+func (t *Tracker) MeterProvider() metric.MeterProvider {
+	if g := t.otel.metrics.group; g != nil {
+		return g.mp
+	}
+	return t.otel.metrics.own.mp
+}
+
+// Attributes returns, in a new slice, the attributes on the tracker's
+// metric points: its WithAttributes, after its Group's for a member of a
+// Group. Instrumentation that reports beside the tracker puts them on its
+// own points by default, so its series join the tracker's.
+func (t *Tracker) Attributes() []attribute.KeyValue {
+	var attrs []attribute.KeyValue
+	if g := t.otel.metrics.group; g != nil {
+		attrs = append(attrs, g.attrs...)
+	}
+	return append(attrs, t.attrs...)
 }
 
 // Stats counts what the tracker did and what it had to give up.

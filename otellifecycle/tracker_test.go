@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -90,8 +91,8 @@ func TestSeqHasNoGapsAndEachFromIsThePreviousTo(t *testing.T) {
 					tr.ToReady(ctx, g+1)
 				case 2:
 					tr.ToFailed(ctx, fmt.Sprint("g", g))
-				default:
-					tr.ToDraining(ctx)
+				default: // no two goroutines set the same state, which would be no transition
+					tr.ToJoining(ctx, uint32(goroutines+g))
 				}
 			}
 		}()
@@ -382,4 +383,38 @@ func TestReadPathDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Current+IsReady allocate %v times per call", n)
 	}
 	_, _ = s, ok
+}
+
+func TestTheSameStateTwiceIsOneFact(t *testing.T) {
+	ctx := t.Context()
+	rec := &recorder{}
+	tr := newTracker(t, otellifecycle.WithSinks(rec), otellifecycle.WithClock(stepClock(time.Second)))
+	tr.ToReady(ctx, 3)
+	tr.ToReady(ctx, 3) // the same state again: nothing
+	tr.ToStopping(ctx) // the service says it is stopping…
+	tr.ToStopping(ctx) // …and so does the engine module it runs on
+	if err := tr.Set(ctx, otellifecycle.StoppingState()); err != nil {
+		t.Fatalf("Set of the current state = %v, want nil", err)
+	}
+	if s := tr.Stats(); s.Transitions != 2 || s.Rejected != 0 {
+		t.Fatalf("Stats = %+v, want 2 transitions and no rejection", s)
+	}
+	h := tr.History()
+	if len(h) != 2 || h[0].To != otellifecycle.ReadyState(3) || h[1].From != otellifecycle.ReadyState(3) || h[1].To != otellifecycle.StoppingState() {
+		t.Fatalf("history %+v, want starting → ready (3 nodes) → stopping", h)
+	}
+	tr.ToReady(ctx, 4) // a different payload is a transition
+	if got := tr.Stats().Transitions; got != 3 {
+		t.Fatalf("after Ready{4}: %d transitions, want 3", got)
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, x := range rec.transitions() {
+		seqs = append(seqs, x.Seq)
+	}
+	if !slices.Equal(seqs, []uint64{0, 1, 2, 3}) {
+		t.Fatalf("the sink got Seqs %v, want [0 1 2 3]", seqs)
+	}
 }

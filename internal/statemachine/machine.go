@@ -13,6 +13,10 @@ import (
 // ErrClosed is returned by Transition and Wait once the Machine is closed.
 var ErrClosed = errors.New("statemachine: closed")
 
+// ErrUnchanged is returned by Transition to the state the Machine is
+// already in: nothing happened, so nothing is recorded.
+var ErrUnchanged = errors.New("statemachine: already in that state")
+
 // Snapshot is the current state of a Machine as one immutable value: the
 // state, the sequence number of the transition that produced it (0 for the
 // initial state) and the time it was entered.
@@ -43,7 +47,7 @@ type Config[S any] struct {
 // Machine is a state with serialized writers and lock-free readers. The zero
 // value is not usable; call New, or Init on a Machine embedded in a larger
 // struct (which saves an allocation per owner: a process may hold a million).
-type Machine[S, E any] struct {
+type Machine[S comparable, E any] struct {
 	// cur is the whole read path: Load is one atomic load.
 	cur atomic.Pointer[Snapshot[S]]
 
@@ -73,7 +77,7 @@ type subscription[E any] struct {
 }
 
 // New returns a Machine in state initial, entered now, with Seq 0.
-func New[S, E any](initial S, cfg Config[S]) *Machine[S, E] {
+func New[S comparable, E any](initial S, cfg Config[S]) *Machine[S, E] {
 	m := new(Machine[S, E])
 	m.Init(initial, cfg)
 	return m
@@ -115,8 +119,9 @@ func (m *Machine[S, E]) Load() *Snapshot[S] {
 // record runs while the writers' lock is held: it must not call back into
 // the Machine's writing methods, and it should be quick.
 //
-// It returns ErrClosed after Close, or the policy's error, and then changes
-// nothing.
+// It returns ErrClosed after Close, ErrUnchanged when to is the current
+// state (before the policy is asked), or the policy's error, and then
+// changes nothing.
 func (m *Machine[S, E]) Transition(to S, record func(Change[S]) E) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -124,6 +129,9 @@ func (m *Machine[S, E]) Transition(to S, record func(Change[S]) E) error {
 		return ErrClosed
 	}
 	prev := m.cur.Load()
+	if prev.State == to {
+		return ErrUnchanged
+	}
 	if m.cfg.Policy != nil {
 		if err := m.cfg.Policy(prev.State, to); err != nil {
 			return err

@@ -241,3 +241,24 @@ func ctxExpired() context.Context {
 	cancel()
 	return ctx
 }
+
+func TestTransitionToTheCurrentStateChangesNothing(t *testing.T) {
+	asked := 0
+	m := statemachine.New[int, entry](0, statemachine.Config[int]{
+		Policy: func(from, to int) error { asked++; return nil },
+	})
+	if err := m.Transition(1, asIs); err != nil {
+		t.Fatal(err)
+	}
+	recorded := false
+	err := m.Transition(1, func(e entry) entry { recorded = true; return e })
+	if !errors.Is(err, statemachine.ErrUnchanged) {
+		t.Fatalf("Transition to the current state = %v, want ErrUnchanged", err)
+	}
+	if recorded || asked != 1 {
+		t.Fatalf("recorded %v, policy asked %d times; want nothing recorded and the policy asked once", recorded, asked)
+	}
+	if snap := m.Load(); snap.Seq != 1 || snap.State != 1 {
+		t.Fatalf("snapshot %+v, want Seq 1 in state 1", snap)
+	}
+}
