@@ -54,7 +54,7 @@ func Example() {
 	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	fmt.Println(rec.Code, rec.Body.String(), tracker.Current())
 	// Output:
-	// level=INFO msg="cluster lifecycle transition" prev=starting new=starting detail=starting seq=0 node.id=n1
+	// level=INFO msg="cluster lifecycle initial state" state=starting detail=starting seq=0 node.id=n1
 	// level=INFO msg="cluster lifecycle transition" prev=starting new=joining detail="joining cluster (attempt 0)" seq=1 node.id=n1
 	// level=INFO msg="cluster lifecycle transition" prev=joining new=joining detail="joining cluster (attempt 1)" seq=2 node.id=n1
 	// level=INFO msg="cluster lifecycle transition" prev=joining new=ready detail="ready (3 nodes)" seq=3 node.id=n1

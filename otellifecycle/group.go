@@ -18,38 +18,36 @@ import (
 // callbacks. Trackers join with WithGroup and leave with Close.
 //
 // A Group also keeps the aggregate instrument cluster.lifecycle.count
-// (Int64ObservableUpDownCounter, attribute state, unit {tracker}): how many
-// of its trackers are in each phase, every label observed at every
+// (Int64ObservableUpDownCounter, the state attribute, unit {tracker}): how
+// many of its trackers are in each phase, every label observed at every
 // collection. It is kept incrementally on transitions, joins and leaves,
 // so its collection costs the same for 10 trackers or 1,000,000. (A
 // collection racing a transition may see that tracker in neither or both
 // phases for that one collection; the counts never drift.)
 //
 // For large groups, WithoutTrackerSeries turns the per-tracker series off
-// (their cardinality is the number of trackers times eight): the group then
-// reports only the aggregate, plus the transitions and phase-entries
-// counters and the phase-duration histogram with the group's attributes.
-// A member of such a group made WithHistory(0) costs under 400 bytes of
-// heap, so a process can track a million vshards in under 400 MiB, and
-// the group's collection takes the same few microseconds for any number
-// of members (BENCHMARKS.md, "A tracker per vshard").
+// (their cardinality is the number of trackers times the per-tracker
+// series): the group then reports only the aggregate, plus the phase
+// entries and durations (and, WithDetailedMetrics, the transitions) with
+// the group's attributes. Its members keep no spans either: a million
+// vshards each holding an open episode span is nobody's intent, and
+// WithMemberSpans turns them back on. Such a member made WithHistory(0)
+// is the smallest tracker there is (its size, and a million of them, are
+// measured in BENCHMARKS.md, "A tracker per vshard").
 //
-// The Group's options (GroupOption) shape the metrics of all its members:
-// WithMeterProvider, WithMetricName and WithStateAttributeKey given to
-// NewGroup apply to every member, and the same options given to a member
-// have no effect on its metrics. WithAttributes of the Group (a node id)
-// are on every point, and a member's own WithAttributes (a shard id) are
-// added to its series.
+// The Group's options shape the metrics of all its members (see
+// SharedOption for which options fit where).
 type Group struct {
-	ins        *instruments
-	mp         metric.MeterProvider
-	count      metric.Int64ObservableUpDownCounter
-	countObs   [numPhases][]metric.ObserveOption
-	counts     [numPhases]atomic.Int64
-	attrs      []attribute.KeyValue
-	perTracker bool
-	aggregate  *series // group-level transitions and durations, without per-tracker series
-	reg        metric.Registration
+	ins         *instruments
+	mp          metric.MeterProvider
+	memberSpans bool // WithMemberSpans
+	count       metric.Int64ObservableUpDownCounter
+	countObs    [numPhases][]metric.ObserveOption
+	counts      [numPhases]atomic.Int64
+	attrs       []attribute.KeyValue
+	perTracker  bool
+	aggregate   *series // group-level transitions and durations, without per-tracker series
+	reg         metric.Registration
 
 	mu      sync.RWMutex
 	n       int       // members
@@ -71,8 +69,8 @@ func WithGroup(g *Group) Option {
 	})
 }
 
-// WithoutTrackerSeries makes a Group report only its aggregates. It is a
-// GroupOption only: a Tracker has no such choice.
+// WithoutTrackerSeries makes a Group report only its aggregates, and its
+// members keep no spans unless WithMemberSpans says otherwise.
 func WithoutTrackerSeries() GroupOption {
 	return groupOptionFunc(func(c config) config {
 		c.noTrackerSeries = true
@@ -80,12 +78,20 @@ func WithoutTrackerSeries() GroupOption {
 	})
 }
 
-// NewGroup returns an empty Group shaped by opts: WithMeterProvider,
-// WithMetricName, WithStateAttributeKey, WithAttributes and
-// WithoutTrackerSeries are GroupOptions. A tracker's option is not, so
-// NewGroup(WithSinks(s)) does not compile. NewGroup fails only for invalid
-// option values (the error names the option) or when an instrument cannot
-// be registered.
+// WithMemberSpans makes the members of a WithoutTrackerSeries group trace
+// their lifecycles (episode and phase spans, span events), as standalone
+// trackers and members of other groups do. Each member then holds its
+// open spans, a few hundred bytes with an SDK TracerProvider.
+func WithMemberSpans() GroupOption {
+	return groupOptionFunc(func(c config) config {
+		c.memberSpans = true
+		return c
+	})
+}
+
+// NewGroup returns an empty Group shaped by opts. It fails only for
+// invalid option values (the error names the option) or when an instrument
+// cannot be registered.
 func NewGroup(opts ...GroupOption) (*Group, error) {
 	cfg := groupConfig(opts)
 	cfg = cfg.checkStateKey(cfg.stateKey)
@@ -99,7 +105,7 @@ func NewGroup(opts ...GroupOption) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Group{ins: ins, mp: cfg.meterProvider, attrs: cfg.attrs, perTracker: !cfg.noTrackerSeries}
+	g := &Group{ins: ins, mp: cfg.meterProvider, attrs: cfg.attrs, perTracker: !cfg.noTrackerSeries, memberSpans: cfg.memberSpans}
 	if g.count, err = ins.meter.Int64ObservableUpDownCounter(metricCount,
 		metric.WithUnit("{tracker}"),
 		metric.WithDescription("Trackers of the group in each cluster lifecycle phase.")); err != nil {
@@ -109,7 +115,7 @@ func NewGroup(opts ...GroupOption) (*Group, error) {
 	for i, p := range phases {
 		g.countObs[i] = []metric.ObserveOption{metric.WithAttributeSet(agg.with(attribute.String(ins.stateKey, string(p))))}
 	}
-	observed := []metric.Observable{g.count, ins.state, ins.attempt, ins.nodes, ins.transitions, ins.entries}
+	observed := ins.observables(g.count)
 	if !g.perTracker {
 		g.aggregate = agg
 	}
@@ -136,21 +142,28 @@ func (g *Group) observe(_ context.Context, o metric.Observer) error {
 	return nil
 }
 
+// ErrGroupClosed is returned by New for a tracker made WithGroup of a
+// Group that is closed.
+var ErrGroupClosed = errors.New("otellifecycle: WithGroup: the group is closed")
+
 // join adds a tracker in state st, with attrs of its own, and returns its
-// series (nil when the group keeps none).
-func (g *Group) join(st State, attrs []attribute.KeyValue) *series {
-	g.counts[st.Phase.index()].Add(1)
+// series (nil when the group keeps none), or ErrGroupClosed.
+func (g *Group) join(st State, attrs []attribute.KeyValue) (*series, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.closed {
+		return nil, ErrGroupClosed
+	}
+	g.counts[st.Phase.index()].Add(1)
 	g.n++
 	if !g.perTracker {
-		return nil
+		return nil, nil
 	}
 	s := g.alloc()
 	s.init(g.ins, &st, append(append([]attribute.KeyValue(nil), g.attrs...), attrs...))
 	s.slot = len(g.members)
 	g.members = append(g.members, s)
-	return s
+	return s, nil
 }
 
 // maxChunk is how many series a Group allocates at once, at most.
@@ -177,11 +190,11 @@ func (g *Group) alloc() *series {
 
 // transition moves a tracker between phases in the aggregate. It runs in
 // that tracker's writers' critical section.
-func (g *Group) transition(ctx context.Context, tr *Transition) {
+func (g *Group) transition(ctx context.Context, tr *Transition, stint time.Duration) {
 	g.counts[tr.To.Phase.index()].Add(1)
 	g.counts[tr.From.Phase.index()].Add(-1)
 	if g.aggregate != nil {
-		g.aggregate.record(ctx, tr)
+		g.aggregate.record(ctx, tr, stint)
 	}
 }
 
@@ -211,11 +224,15 @@ func (g *Group) Len() int {
 	return g.n
 }
 
+// traces reports whether a member of g keeps spans.
+func (g *Group) traces() bool { return g.perTracker || g.memberSpans }
+
 // Close makes the group's MeterProvider export (ForceFlush, when it has
 // it, for DefaultCloseTimeout at most), so the last export carries the
 // final states whether the group or the provider is shut down first; then
 // it unregisters the group's callback: its series are gone at the next
-// collection. Close the trackers first.
+// collection. Close the trackers first; a tracker made WithGroup of a
+// closed Group fails with ErrGroupClosed.
 func (g *Group) Close() error {
 	g.mu.Lock()
 	if g.closed {

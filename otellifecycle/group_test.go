@@ -2,15 +2,21 @@ package otellifecycle_test
 
 import (
 	"context"
+	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	lognoop "go.opentelemetry.io/otel/log/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
@@ -110,14 +116,11 @@ func TestAggregateOnlyGroupHasNoPerTrackerSeries(t *testing.T) {
 	if c := countPoints(t, got); c["ready"] != 25 || c["starting"] != 25 {
 		t.Fatalf("aggregate %v", c)
 	}
-	trans := got["cluster.lifecycle.transitions"].Data.(metricdata.Sum[int64])
-	if len(trans.DataPoints) != 2 {
-		t.Fatalf("transitions points %v, want 2 pairs with the group's attributes", trans.DataPoints)
-	}
-	for _, dp := range trans.DataPoints {
-		if dp.Value != 25 || dp.Attributes.HasValue("shard") {
-			t.Fatalf("transitions point %v = %d", dp.Attributes, dp.Value)
-		}
+	// The aggregate times the joins of every shard, with the group's
+	// attributes only.
+	hist := got["cluster.lifecycle.phase.duration"].Data.(metricdata.Histogram[float64])
+	if len(hist.DataPoints) != 1 || hist.DataPoints[0].Count != 25 || hist.DataPoints[0].Attributes.HasValue("shard") {
+		t.Fatalf("duration points %v, want one joining point of 25 with the group's attributes", hist.DataPoints)
 	}
 	// The aggregate counts entries too, every phase from the start, so a
 	// brief failure of one shard is seen by increase().
@@ -219,8 +222,7 @@ func TestAMemberJoiningAfterOthersLeftStartsAfresh(t *testing.T) {
 
 // The Group's options shape what every member reports: the meter, the
 // gauge's name and key, the group's attributes. A member's own
-// WithAttributes are added to its series; its own meter-shaping options
-// have no effect.
+// WithAttributes are added to its series.
 func TestGroupOptionsShapeEveryMembersSeries(t *testing.T) {
 	ctx := t.Context()
 	node := attribute.String("node.id", "n1")
@@ -229,11 +231,7 @@ func TestGroupOptionsShapeEveryMembersSeries(t *testing.T) {
 		otellifecycle.WithStateAttributeKey("phase"),
 		otellifecycle.WithAttributes(node))
 	own := []attribute.KeyValue{attribute.Int("shard", 7), attribute.String("state", "CA")} // "state" is free: the group's key is "phase"
-	elsewhere := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(elsewhere))
-	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	tr := newTracker(t, otellifecycle.WithGroup(g), otellifecycle.WithAttributes(own...),
-		otellifecycle.WithMeterProvider(mp), otellifecycle.WithMetricName("member.state"), otellifecycle.WithStateAttributeKey("member_state"))
+	tr := newTracker(t, otellifecycle.WithGroup(g), otellifecycle.WithAttributes(own...))
 	tr.ToReady(ctx, 3)
 
 	got := collect(t, reader) // every scope is ScopeName at Version
@@ -243,13 +241,8 @@ func TestGroupOptionsShapeEveryMembersSeries(t *testing.T) {
 		got["cluster.lifecycle.nodes"].Data, metricdatatest.IgnoreTimestamp())
 	count := metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, DataPoints: oneHot("phase", "ready", node).DataPoints}
 	metricdatatest.AssertAggregationsEqual(t, count, got["cluster.lifecycle.count"].Data, metricdatatest.IgnoreTimestamp())
-	for _, name := range []string{"cluster.lifecycle.state", "member.state"} {
-		if _, ok := got[name]; ok {
-			t.Errorf("%s exported; the group's gauge is nodedb.cluster.state", name)
-		}
-	}
-	if n := len(collect(t, elsewhere)); n != 0 {
-		t.Errorf("a member's own meter provider got %d metrics; the group's reports it", n)
+	if _, ok := got["cluster.lifecycle.state"]; ok {
+		t.Error("cluster.lifecycle.state exported; the group's gauge is nodedb.cluster.state")
 	}
 }
 
@@ -262,6 +255,13 @@ func TestInvalidGroupOptionsNameTheOption(t *testing.T) {
 		want string
 	}{
 		{newGroupErr(otellifecycle.WithAttributes(attribute.String("state", "x"))), `WithAttributes: key "state" is the state attribute key`},
+		// A member reports through the group's metrics: the options that
+		// would shape its own are refused, by name, not ignored.
+		{newTrackerErr(otellifecycle.WithGroup(g), otellifecycle.WithMeterProvider(sdkmetric.NewMeterProvider()),
+			otellifecycle.WithMetricName("member.state"), otellifecycle.WithDetailedMetrics()),
+			"WithGroup: a member reports through its Group's metrics, so WithMeterProvider, WithMetricName, WithDetailedMetrics would have no effect: give them to NewGroup"},
+		{newTrackerErr(otellifecycle.WithGroup(g), otellifecycle.WithStateAttributeKey("k"), otellifecycle.WithStatusMetric()),
+			"so WithStateAttributeKey, WithStatusMetric would have no effect"},
 		{newGroupErr(otellifecycle.WithMetricName("9lives")), "WithMetricName"},
 		{newGroupErr(otellifecycle.WithStateAttributeKey("")), "WithStateAttributeKey"},
 		{newTrackerErr(otellifecycle.WithGroup(g), otellifecycle.WithAttributes(attribute.String("phase", "x"))), `WithAttributes: key "phase" is the state attribute key`},
@@ -354,18 +354,60 @@ func TestGroupCollectionsNeverSeeATornTracker(t *testing.T) {
 }
 
 // A tracker per vshard (an aggregate-only group, WithHistory(0), one
-// attribute) holds at most 512 bytes of heap, so a million fit in 512 MiB.
+// attribute) holds at most 512 bytes of heap, so a million fit in 512 MiB:
+// with noop tracer and logger providers, with the global providers left as
+// they are (the default), and with an SDK TracerProvider set globally,
+// because members of an aggregate-only group keep no spans.
 // BenchmarkMillionTrackers measures the million itself.
 func TestAVshardTrackerHoldsAtMost512Bytes(t *testing.T) {
+	for _, providers := range []string{"noop", "global", "global-sdk-tracer"} {
+		t.Run(providers, func(t *testing.T) {
+			if providers == "noop" {
+				vshardHeap(t, providers)
+				return
+			}
+			// The global providers are the process's: measure them in a
+			// process of their own, untouched by the other tests.
+			cmd := exec.Command(os.Args[0], "-test.run=^TestVshardHeapChild$", "-test.v")
+			cmd.Env = append(os.Environ(), "LIFECYCLE_VSHARD_PROVIDERS="+providers)
+			out, err := cmd.CombinedOutput()
+			t.Logf("%s", out)
+			if err != nil {
+				t.Fatalf("the child process failed: %v", err)
+			}
+		})
+	}
+}
+
+// TestVshardHeapChild is TestAVshardTrackerHoldsAtMost512Bytes's child
+// process, which measures with the global providers.
+func TestVshardHeapChild(t *testing.T) {
+	providers := os.Getenv("LIFECYCLE_VSHARD_PROVIDERS")
+	if providers == "" {
+		t.Skip("run by TestAVshardTrackerHoldsAtMost512Bytes")
+	}
+	if providers == "global-sdk-tracer" {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
+		otel.SetTracerProvider(tp)
+		t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	}
+	vshardHeap(t, providers)
+}
+
+// vshardHeap measures 20,000 vshard trackers' heap.
+func vshardHeap(t *testing.T, providers string) {
 	ctx := t.Context()
 	g, _ := newGroup(t, otellifecycle.WithoutTrackerSeries())
 	const n = 20_000
 	ts := make([]*otellifecycle.Tracker, n)
 	before := heapAlloc()
 	for i := range ts {
-		tr, err := otellifecycle.New(otellifecycle.WithLogger(quiet), otellifecycle.WithGroup(g), otellifecycle.WithHistory(0),
-			otellifecycle.WithTracerProvider(tracenoop.NewTracerProvider()), otellifecycle.WithLoggerProvider(lognoop.NewLoggerProvider()),
-			otellifecycle.WithAttributes(attribute.Int("vshard", i)))
+		opts := []otellifecycle.Option{otellifecycle.WithLogger(quiet), otellifecycle.WithGroup(g), otellifecycle.WithHistory(0),
+			otellifecycle.WithAttributes(attribute.Int("vshard", i))}
+		if providers == "noop" {
+			opts = append(opts, otellifecycle.WithTracerProvider(tracenoop.NewTracerProvider()), otellifecycle.WithLoggerProvider(lognoop.NewLoggerProvider()))
+		}
+		tr, err := otellifecycle.New(opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -374,9 +416,9 @@ func TestAVshardTrackerHoldsAtMost512Bytes(t *testing.T) {
 		ts[i] = tr
 	}
 	per := float64(int64(heapAlloc())-int64(before)) / n
-	t.Logf("%.0f B per tracker", per)
+	t.Logf("%s providers: %.0f B per tracker", providers, per)
 	if per > 512 {
-		t.Errorf("a vshard tracker holds %.0f B of heap, want at most 512", per)
+		t.Errorf("%s providers: a vshard tracker holds %.0f B of heap, want at most 512", providers, per)
 	}
 	for _, tr := range ts {
 		_ = tr.Close()
@@ -433,5 +475,44 @@ func TestATrackerTellsItsMeterProviderAndAttributes(t *testing.T) {
 	}
 	if got := member.Attributes(); len(got) != 2 || got[0] != node || got[1] != attribute.Int("shard", 7) {
 		t.Fatalf("a member's Attributes = %v, want the Group's then its own", got)
+	}
+}
+
+// Members of an aggregate-only group keep no spans, unless WithMemberSpans;
+// members of a group with per-tracker series trace as standalone trackers.
+func TestAggregateOnlyMembersTraceOnlyWithMemberSpans(t *testing.T) {
+	ctx := t.Context()
+	cases := []struct {
+		name  string
+		opts  []otellifecycle.GroupOption
+		spans bool
+	}{
+		{"aggregate only", []otellifecycle.GroupOption{otellifecycle.WithoutTrackerSeries()}, false},
+		{"aggregate only, WithMemberSpans", []otellifecycle.GroupOption{otellifecycle.WithoutTrackerSeries(), otellifecycle.WithMemberSpans()}, true},
+		{"per-tracker series", nil, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g, _ := newGroup(t, c.opts...)
+			tr, rec, _ := traceTracker(t, otellifecycle.WithGroup(g))
+			tr.ToJoining(ctx, 0)
+			tr.ToReady(ctx, 3)
+			if got := len(rec.Ended()) + len(rec.Started()); (got > 0) != c.spans {
+				t.Fatalf("%d spans started or ended, want spans: %v", got, c.spans)
+			}
+		})
+	}
+}
+
+func TestAGroupTakesNoMemberOnceClosed(t *testing.T) {
+	g, reader := newGroup(t)
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := newTrackerErr(otellifecycle.WithGroup(g)); !errors.Is(err, otellifecycle.ErrGroupClosed) {
+		t.Fatalf("New WithGroup of a closed group = %v, want ErrGroupClosed", err)
+	}
+	if g.Len() != 0 || len(collect(t, reader)) != 0 {
+		t.Fatalf("a closed group counts %d members and reports %d metrics", g.Len(), len(collect(t, reader)))
 	}
 }

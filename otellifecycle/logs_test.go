@@ -2,6 +2,7 @@ package otellifecycle_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 
@@ -82,6 +83,59 @@ func TestLogEventCarriesTheEpisodesTraceContext(t *testing.T) {
 	for k, v := range want {
 		if got[k] != v {
 			t.Fatalf("attribute %s = %v, want %v", k, got[k].String(), v.String())
+		}
+	}
+}
+
+// Where events go through the Logs API, a bridge that also turns log
+// events into span events would show every transition twice: with
+// WithoutSpanEvents the log record is the one event, on no span (the
+// episode's or the caller's), while the episode and phase spans stay.
+func TestWithoutSpanEventsATransitionIsOneEventInSpansAndLogs(t *testing.T) {
+	ctx := t.Context()
+	for _, without := range []bool{false, true} {
+		exp := &memExporter{}
+		lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)))
+		opts := []otellifecycle.Option{otellifecycle.WithLoggerProvider(lp)}
+		if without {
+			opts = append(opts, otellifecycle.WithoutSpanEvents())
+		}
+		tr, rec, tp := traceTracker(t, opts...)
+		callerCtx, caller := tp.Tracer("service").Start(ctx, "join cluster")
+		tr.ToJoining(callerCtx, 0)
+		tr.ToJoining(callerCtx, 1)
+		tr.ToReady(callerCtx, 3)
+		caller.End()
+		tr.ToFailed(ctx, "disk")
+		tr.ToStopping(ctx)
+		_ = tr.Close()
+		_ = lp.Shutdown(ctx)
+
+		events := 0
+		for _, s := range rec.Ended() {
+			for _, e := range s.Events() {
+				if e.Name == "cluster.lifecycle.transition" {
+					events++
+				}
+			}
+		}
+		transitions := int(tr.Stats().Transitions)
+		wantSpanEvents := transitions + 3 // the three made in the caller's span land there too
+		if without {
+			wantSpanEvents = 0
+		}
+		if events != wantSpanEvents || len(exp.all()) != transitions {
+			t.Fatalf("WithoutSpanEvents %v: %d span events and %d log records for %d transitions, want %d and %d",
+				without, events, len(exp.all()), transitions, wantSpanEvents, transitions)
+		}
+		want := []string{
+			"cluster.lifecycle.starting", "cluster.lifecycle.joining", "cluster.lifecycle.joining", "cluster.lifecycle", // to Ready
+			"join cluster",
+			"cluster.lifecycle", // Ready → Failed, an episode of its own
+			"cluster.lifecycle", // Failed → Stopping
+		}
+		if got := names(rec.Ended()); !slices.Equal(got, want) {
+			t.Fatalf("WithoutSpanEvents %v: spans %v, want %v", without, got, want)
 		}
 	}
 }

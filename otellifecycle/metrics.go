@@ -23,26 +23,51 @@ const (
 	metricCount         = "cluster.lifecycle.count"
 )
 
-// phaseDurationBuckets spans a fast restart (ms) to a join stuck for hours.
-var phaseDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
+// phaseDurationBuckets fit the time scales of a lifecycle, a fast join
+// (100 ms) to a stuck one (10 min), in 8 buckets: with the phases timed
+// by default, 22 series per tracker in Prometheus, enough for a p90 of the
+// time to join (see BENCHMARKS.md, "Series per node").
+var phaseDurationBuckets = []float64{0.1, 0.25, 1, 2.5, 10, 30, 120, 600}
+
+// detailedDurationBuckets are WithDetailedMetrics' finer scale, a fast
+// restart (5 ms) to a join stuck for an hour.
+var detailedDurationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
+
+// timedByDefault are the phases whose time the duration histogram records
+// without WithDetailedMetrics: how long a join takes, and how long a
+// failure lasts, are the two durations operators ask about.
+var timedByDefault = func() (timed [numPhases]bool) {
+	timed[Joining.index()], timed[Failed.index()] = true, true
+	return timed
+}()
 
 // instruments are the tracker's instruments on one meter, shared by every
 // tracker of a Group.
 type instruments struct {
-	meter                 metric.Meter
-	state, attempt, nodes metric.Int64ObservableGauge
-	transitions, entries  metric.Int64ObservableCounter
-	duration              metric.Float64Histogram
-	stateKey              string
+	meter          metric.Meter
+	state          metric.Int64Observable // the one-hot gauge, or the status UpDownCounter
+	attempt, nodes metric.Int64ObservableGauge
+	entries        metric.Int64ObservableCounter
+	transitions    metric.Int64ObservableCounter // nil without WithDetailedMetrics
+	duration       metric.Float64Histogram
+	timed          [numPhases]bool // the phases whose time duration records
+	stateKey       string
 }
 
 func newInstruments(cfg *config) (*instruments, error) {
 	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	x := &instruments{meter: meter, stateKey: cfg.stateKey}
+	x := &instruments{meter: meter, stateKey: cfg.stateKey, timed: timedByDefault}
 	var err error
-	if x.state, err = meter.Int64ObservableGauge(cfg.metricName,
-		metric.WithUnit("{state}"),
-		metric.WithDescription("Cluster lifecycle phase: 1 for the current phase's label, 0 for every other label.")); err != nil {
+	if cfg.status {
+		x.state, err = meter.Int64ObservableUpDownCounter(cfg.metricName,
+			metric.WithUnit("1"),
+			metric.WithDescription("The cluster lifecycle's current status: 1 for the current state, 0 for every other state."))
+	} else {
+		x.state, err = meter.Int64ObservableGauge(cfg.metricName,
+			metric.WithUnit("{state}"),
+			metric.WithDescription("Cluster lifecycle phase: 1 for the current phase's label, 0 for every other label."))
+	}
+	if err != nil {
 		return nil, registerError(cfg.metricName, err)
 	}
 	if x.attempt, err = meter.Int64ObservableGauge(metricJoinAttempt,
@@ -55,23 +80,39 @@ func newInstruments(cfg *config) (*instruments, error) {
 		metric.WithDescription("Nodes in the cluster as this node sees it; observed only while ready.")); err != nil {
 		return nil, registerError(metricNodes, err)
 	}
-	if x.transitions, err = meter.Int64ObservableCounter(metricTransitions,
-		metric.WithUnit("{transition}"),
-		metric.WithDescription("Cluster lifecycle transitions, by the phase left (from) and the phase entered (to).")); err != nil {
-		return nil, registerError(metricTransitions, err)
-	}
 	if x.entries, err = meter.Int64ObservableCounter(metricPhaseEntries,
 		metric.WithUnit("{entry}"),
 		metric.WithDescription("Times the cluster lifecycle entered each phase; every phase is observed from the tracker's creation, at 0 until entered.")); err != nil {
 		return nil, registerError(metricPhaseEntries, err)
 	}
+	buckets := phaseDurationBuckets
+	if cfg.detailed {
+		buckets = detailedDurationBuckets
+		for i := range x.timed {
+			x.timed[i] = true
+		}
+		if x.transitions, err = meter.Int64ObservableCounter(metricTransitions,
+			metric.WithUnit("{transition}"),
+			metric.WithDescription("Cluster lifecycle transitions, by the phase left (from) and the phase entered (to).")); err != nil {
+			return nil, registerError(metricTransitions, err)
+		}
+	}
 	if x.duration, err = meter.Float64Histogram(metricPhaseDuration,
 		metric.WithUnit("s"),
-		metric.WithDescription("Time spent in a cluster lifecycle phase, recorded when the phase is left."),
-		metric.WithExplicitBucketBoundaries(phaseDurationBuckets...)); err != nil {
+		metric.WithDescription("Time spent in a cluster lifecycle phase, from entering it until leaving it for another phase."),
+		metric.WithExplicitBucketBoundaries(buckets...)); err != nil {
 		return nil, registerError(metricPhaseDuration, err)
 	}
 	return x, nil
+}
+
+// observables are the instruments a callback reports.
+func (x *instruments) observables(more ...metric.Observable) []metric.Observable {
+	obs := append(more, x.state, x.attempt, x.nodes, x.entries)
+	if x.transitions != nil {
+		obs = append(obs, x.transitions)
+	}
+	return obs
 }
 
 func registerError(name string, err error) error {
@@ -79,28 +120,25 @@ func registerError(name string, err error) error {
 }
 
 // series is one set of attributes' share of the instruments: a tracker's
-// (its one-hot gauge, payload gauges, transitions and durations), or a
-// Group's aggregate transitions and durations (with m nil).
-//
-// The transitions counter is kept here: a transition adds 1 to its (from,
-// to) cell, one atomic add, and every collection observes the cells as a
-// monotonic cumulative sum, which exports exactly as a synchronous counter
-// would (cluster_lifecycle_transitions_total in Prometheus) without costing
-// each transition an SDK aggregation.
+// (its state gauge, payload gauges, entries, durations and, with
+// WithDetailedMetrics, transitions), or a Group's aggregate entries,
+// durations and transitions (with tracker false).
 //
 // The entries counter (cluster.lifecycle.phase.entries) counts the
 // transitions into each phase, and observes all eight phases from the
 // series' creation, at 0 until entered. A counter series that first
-// appears at 1 has no increase() in Prometheus, so the transitions
-// counter, whose (from, to) pairs appear when first seen, cannot show a
-// node's first failure; the entries can, with eight series where every
-// pair present from the start would take 64. The initial Starting is not
-// an entry: the entries add up to the transitions.
+// appears at 1 has no increase() in Prometheus, so a counter whose series
+// appear when first seen cannot show a node's first failure; the entries
+// can, with eight series. The initial Starting is not an entry: the
+// entries add up to the transitions. Counts are kept here, one atomic add
+// per transition, and observed at each collection as a monotonic
+// cumulative sum, which exports exactly as a synchronous counter would
+// without costing each transition an SDK aggregation.
 //
-// Attribute sets are built once: the gauges' and the phases' at creation
-// (one set per phase serves the entries and the durations), a pair's the
-// first time it is seen, before the count that publishes it, so observe
-// allocates nothing.
+// Attribute sets are built once: the state's and the phases' at creation
+// (one set per phase serves the entries and the durations), a transition
+// pair's the first time it is seen, before the count that publishes it,
+// so observe allocates nothing.
 //
 // The fields a collection reads come first, and a Group allocates its
 // members' series side by side (see Group.alloc), so that its callback
@@ -115,17 +153,22 @@ type series struct {
 
 	// One option each, passed as a one-element slice of the array, so the
 	// options cost no slice of their own.
-	stateObs [numPhases]metric.ObserveOption // base + state=<label>
+	phaseObs [numPhases]metric.ObserveOption // base + <state key>=<label>: the state's and the entries'
 	baseObs  []metric.ObserveOption          // base only
-	entryObs [numPhases]metric.ObserveOption // base + phase=<label>
 	entries  [numPhases]atomic.Int64
-	seen     atomic.Uint64 // bit from*numPhases+to: the pair has a count (and its options)
+	pairs    *pairs // nil without WithDetailedMetrics
 	ins      *instruments
 
-	phaseRec [numPhases]metric.RecordOption // the same sets as entryObs
+	phaseRec [numPhases]metric.RecordOption // the same sets as phaseObs
 	base     []attribute.KeyValue
-	counts   [numPhases][numPhases]atomic.Int64
-	pairObs  [numPhases][numPhases]atomic.Pointer[[]metric.ObserveOption]
+}
+
+// pairs count transitions by (from, to): up to 64 series per tracker,
+// kept only WithDetailedMetrics.
+type pairs struct {
+	seen   atomic.Uint64 // bit from*numPhases+to: the pair has a count (and its options)
+	counts [numPhases][numPhases]atomic.Int64
+	obs    [numPhases][numPhases]atomic.Pointer[[]metric.ObserveOption]
 }
 
 // newSeries returns a tracker's series, in state st, or (with st nil) a
@@ -140,16 +183,16 @@ func newSeries(ins *instruments, st *State, base []attribute.KeyValue) *series {
 func (s *series) init(ins *instruments, st *State, base []attribute.KeyValue) {
 	s.ins, s.base = ins, base
 	for i, p := range phases {
-		opt := metric.WithAttributeSet(s.with(attribute.String("phase", string(p))))
-		s.entryObs[i], s.phaseRec[i] = opt, opt
+		opt := metric.WithAttributeSet(s.with(attribute.String(ins.stateKey, string(p))))
+		s.phaseObs[i], s.phaseRec[i] = opt, opt
+	}
+	if ins.transitions != nil {
+		s.pairs = new(pairs)
 	}
 	if st != nil {
 		s.tracker = true
 		s.state.Store(pack(*st))
 		s.baseObs = []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(base...))}
-		for i, p := range phases {
-			s.stateObs[i] = metric.WithAttributeSet(s.with(attribute.String(ins.stateKey, string(p))))
-		}
 	}
 }
 
@@ -188,7 +231,7 @@ func (s *series) observe(o metric.Observer) {
 			if i == cur {
 				v = 1
 			}
-			o.ObserveInt64(s.ins.state, v, s.stateObs[i:i+1]...)
+			o.ObserveInt64(s.ins.state, v, s.phaseObs[i:i+1]...)
 		}
 		switch phases[cur] {
 		case Joining:
@@ -198,37 +241,44 @@ func (s *series) observe(o metric.Observer) {
 		}
 	}
 	for i := range numPhases {
-		o.ObserveInt64(s.ins.entries, s.entries[i].Load(), s.entryObs[i:i+1]...)
+		o.ObserveInt64(s.ins.entries, s.entries[i].Load(), s.phaseObs[i:i+1]...)
 	}
-	// Only the pairs seen: a scan of all 64 cells would touch eight cache
-	// lines per tracker, which dominates a collection of many trackers.
-	for seen := s.seen.Load(); seen != 0; seen &= seen - 1 {
-		i := bits.TrailingZeros64(seen)
-		from, to := i/numPhases, i%numPhases
-		o.ObserveInt64(s.ins.transitions, s.counts[from][to].Load(), *s.pairObs[from][to].Load()...)
+	if p := s.pairs; p != nil {
+		// Only the pairs seen: a scan of all 64 cells would touch eight
+		// cache lines per tracker, which dominates a collection of many.
+		for seen := p.seen.Load(); seen != 0; seen &= seen - 1 {
+			i := bits.TrailingZeros64(seen)
+			from, to := i/numPhases, i%numPhases
+			o.ObserveInt64(s.ins.transitions, p.counts[from][to].Load(), *p.obs[from][to].Load()...)
+		}
 	}
 }
 
-// record counts a transition and records the time spent in the phase it
-// left. A tracker's series is recorded by its writer only; a Group's by
-// many, so a pair's lazily built options are published atomically (two
-// writers may both build them; either is right).
-func (s *series) record(ctx context.Context, tr *Transition) {
+// record counts a transition and, when tr leaves a timed phase for another
+// phase, records stint, the time spent in it. A tracker's series is
+// recorded by its writer only; a Group's by many, so a pair's lazily built
+// options are published atomically (two writers may both build them;
+// either is right).
+func (s *series) record(ctx context.Context, tr *Transition, stint time.Duration) {
 	if s.tracker {
 		s.state.Store(pack(tr.To))
 	}
 	from, to := tr.From.Phase.index(), tr.To.Phase.index()
-	if s.pairObs[from][to].Load() == nil {
-		opts := []metric.ObserveOption{metric.WithAttributeSet(s.with(
-			attribute.String("from", string(tr.From.Phase)), attribute.String("to", string(tr.To.Phase))))}
-		s.pairObs[from][to].CompareAndSwap(nil, &opts)
-	}
-	s.counts[from][to].Add(1)
 	s.entries[to].Add(1)
-	if bit := uint64(1) << (from*numPhases + to); s.seen.Load()&bit == 0 {
-		s.seen.Or(bit) // after the options and the count it publishes
+	if p := s.pairs; p != nil {
+		if p.obs[from][to].Load() == nil {
+			opts := []metric.ObserveOption{metric.WithAttributeSet(s.with(
+				attribute.String("from", string(tr.From.Phase)), attribute.String("to", string(tr.To.Phase))))}
+			p.obs[from][to].CompareAndSwap(nil, &opts)
+		}
+		p.counts[from][to].Add(1)
+		if bit := uint64(1) << (from*numPhases + to); p.seen.Load()&bit == 0 {
+			p.seen.Or(bit) // after the options and the count it publishes
+		}
 	}
-	s.ins.duration.Record(ctx, tr.InPhase.Seconds(), s.phaseRec[from:from+1]...)
+	if from != to && s.ins.timed[from] {
+		s.ins.duration.Record(ctx, stint.Seconds(), s.phaseRec[from:from+1]...)
+	}
 }
 
 // metrics is how one tracker reports: through its own registration, or as
@@ -237,6 +287,12 @@ type metrics struct {
 	series *series     // nil in a Group that keeps no per-tracker series
 	own    *registered // standalone only
 	group  *Group      // member only
+
+	// stint is how long the current phase has lasted before its current
+	// state: a transition within a phase (Joining{0} → Joining{1}, Ready{3}
+	// → Ready{4}) does not leave it, so the duration histogram times a
+	// join with its retries as one stint. Writer only.
+	stint time.Duration
 }
 
 // registered is a standalone tracker's own registration, and the provider
@@ -248,8 +304,11 @@ type registered struct {
 
 func (x *metrics) init(cfg *config, m *statemachine.Machine[State, Transition]) error {
 	if g := cfg.group; g != nil {
-		x.group = g
-		x.series = g.join(m.Load().State, cfg.attrs)
+		s, err := g.join(m.Load().State, cfg.attrs)
+		if err != nil {
+			return err
+		}
+		x.group, x.series = g, s
 		return nil
 	}
 	ins, err := newInstruments(cfg)
@@ -258,7 +317,7 @@ func (x *metrics) init(cfg *config, m *statemachine.Machine[State, Transition]) 
 	}
 	x.series = newSeries(ins, &m.Load().State, cfg.attrs)
 	x.own = &registered{mp: cfg.meterProvider}
-	if x.own.reg, err = ins.meter.RegisterCallback(x.observe, ins.state, ins.attempt, ins.nodes, ins.transitions, ins.entries); err != nil {
+	if x.own.reg, err = ins.meter.RegisterCallback(x.observe, ins.observables()...); err != nil {
 		return registerError("the metrics callback", err)
 	}
 	return nil
@@ -280,11 +339,17 @@ func (x *metrics) observe(_ context.Context, o metric.Observer) error {
 
 // record runs in the tracker's writers' critical section.
 func (x *metrics) record(ctx context.Context, tr *Transition) {
+	stint := x.stint + tr.InPhase
+	if tr.From.Phase == tr.To.Phase {
+		x.stint = stint
+	} else {
+		x.stint = 0
+	}
 	if x.series != nil {
-		x.series.record(ctx, tr)
+		x.series.record(ctx, tr, stint)
 	}
 	if x.group != nil {
-		x.group.transition(ctx, tr)
+		x.group.transition(ctx, tr, stint)
 	}
 }
 

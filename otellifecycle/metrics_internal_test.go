@@ -25,29 +25,38 @@ func (o *countingObserver) ObserveInt64(metric.Int64Observable, int64, ...metric
 }
 
 // The gauge callback runs at every collection of every tracker: it must
-// not allocate, in any phase.
+// not allocate, in any phase, with the default metrics or the detailed.
 func TestStateGaugeCallbackDoesNotAllocate(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider()
 	defer mp.Shutdown(context.Background())
-	tr, err := New(WithMeterProvider(mp), WithLogger(slog.New(slog.DiscardHandler)), WithAttributes(attribute.String("node.id", "n1")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tr.Close()
-	for i, s := range []State{JoiningState(2), ReadyState(3), FailedState("x")} {
-		_ = tr.Set(t.Context(), s)
-		o := &countingObserver{}
-		allocs := testing.AllocsPerRun(1000, func() { _ = tr.otel.metrics.observe(t.Context(), o) })
-		if allocs != 0 {
-			t.Fatalf("in %v the callback allocates %v times", s, allocs)
+	for _, detailed := range []bool{false, true} {
+		opts := []Option{WithMeterProvider(mp), WithLogger(slog.New(slog.DiscardHandler)), WithAttributes(attribute.String("node.id", "n1"))}
+		if detailed {
+			opts = append(opts, WithDetailedMetrics())
 		}
-		want := 2*numPhases + i + 1 // every label, every phase's entries, and each (from, to) pair seen so far
-		if s.Phase == Joining || s.Phase == Ready {
-			want++
+		tr, err := New(opts...)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if o.n != want*1001 {
-			t.Fatalf("in %v: %d observations per call, want %d", s, o.n/1001, want)
+		for i, s := range []State{JoiningState(2), ReadyState(3), FailedState("x")} {
+			_ = tr.Set(t.Context(), s)
+			o := &countingObserver{}
+			allocs := testing.AllocsPerRun(1000, func() { _ = tr.signals.metrics.observe(t.Context(), o) })
+			if allocs != 0 {
+				t.Fatalf("detailed %v: in %v the callback allocates %v times", detailed, s, allocs)
+			}
+			want := 2 * numPhases // every label, every phase's entries
+			if detailed {
+				want += i + 1 // and each (from, to) pair seen so far
+			}
+			if s.Phase == Joining || s.Phase == Ready {
+				want++
+			}
+			if o.n != want*1001 {
+				t.Fatalf("detailed %v: in %v: %d observations per call, want %d", detailed, s, o.n/1001, want)
+			}
 		}
+		_ = tr.Close()
 	}
 }
 

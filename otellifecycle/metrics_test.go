@@ -88,13 +88,12 @@ func TestRenamedStateGaugeAndKey(t *testing.T) {
 	metricdatatest.AssertAggregationsEqual(t, oneHot("phase", "ready"), got.Data, metricdatatest.IgnoreTimestamp())
 }
 
-func TestTransitionCounterDurationsAndPayloadGauges(t *testing.T) {
+func TestPayloadGaugesAreObservedOnlyInTheirPhase(t *testing.T) {
 	ctx := t.Context()
 	node := attribute.String("node.id", "n1")
-	tr, reader := metricsTracker(t, otellifecycle.WithAttributes(node), otellifecycle.WithClock(stepClock(2*time.Second)))
-	tr.ToJoining(ctx, 0) // starting 2s
-	tr.ToJoining(ctx, 1) // joining 2s
-	tr.ToJoining(ctx, 2) // joining 2s
+	tr, reader := metricsTracker(t, otellifecycle.WithAttributes(node))
+	tr.ToJoining(ctx, 0)
+	tr.ToJoining(ctx, 2)
 	got := collect(t, reader)
 	metricdatatest.AssertEqual(t, metricdata.Metrics{
 		Name: "cluster.lifecycle.join.attempt", Unit: "{attempt}",
@@ -104,9 +103,84 @@ func TestTransitionCounterDurationsAndPayloadGauges(t *testing.T) {
 	if _, ok := got["cluster.lifecycle.nodes"]; ok {
 		t.Fatal("nodes observed while joining")
 	}
-
-	tr.ToReady(ctx, 3) // joining 2s
+	tr.ToReady(ctx, 3)
 	got = collect(t, reader)
+	metricdatatest.AssertEqual(t, metricdata.Metrics{
+		Name: "cluster.lifecycle.nodes", Unit: "{node}",
+		Description: "Nodes in the cluster as this node sees it; observed only while ready.",
+		Data:        metricdata.Gauge[int64]{DataPoints: []metricdata.DataPoint[int64]{{Attributes: attribute.NewSet(node), Value: 3}}},
+	}, got["cluster.lifecycle.nodes"], metricdatatest.IgnoreTimestamp())
+	if _, ok := got["cluster.lifecycle.join.attempt"]; ok {
+		t.Fatal("join attempt observed while ready")
+	}
+}
+
+// durationPoint is one point of the phase-duration histogram: a phase's
+// stints, in seconds, on the given bucket bounds.
+func durationPoint(bounds []float64, phase string, stints ...float64) metricdata.HistogramDataPoint[float64] {
+	dp := metricdata.HistogramDataPoint[float64]{
+		Attributes:   attribute.NewSet(attribute.String("node.id", "n1"), attribute.String("state", phase)),
+		Count:        uint64(len(stints)),
+		Bounds:       bounds,
+		BucketCounts: make([]uint64, len(bounds)+1),
+	}
+	lo, hi := stints[0], stints[0]
+	for _, v := range stints {
+		dp.Sum += v
+		lo, hi = min(lo, v), max(hi, v)
+		i := 0
+		for i < len(bounds) && v > bounds[i] {
+			i++
+		}
+		dp.BucketCounts[i]++
+	}
+	dp.Min, dp.Max = metricdata.NewExtrema(lo), metricdata.NewExtrema(hi)
+	return dp
+}
+
+// life makes a join with retries, a failure, a rejoin: every transition 2s
+// after the one before (stepClock).
+func life(ctx context.Context, tr *otellifecycle.Tracker) {
+	tr.ToJoining(ctx, 0)     // starting: 2s
+	tr.ToJoining(ctx, 1)     // joining{0}: 2s
+	tr.ToJoining(ctx, 2)     // joining{1}: 2s
+	tr.ToReady(ctx, 3)       // joining{2}: 2s, so a 6s stint of joining
+	tr.ToReady(ctx, 4)       // ready{3}: 2s
+	tr.ToFailed(ctx, "disk") // ready{4}: 2s, so a 4s stint of ready
+	tr.ToJoining(ctx, 0)     // failed: 2s
+	tr.ToReady(ctx, 3)       // joining{0}: 2s
+}
+
+// By default the histogram times only Joining and Failed, on buckets fitted
+// to a lifecycle (100 ms to 10 min), and a record is a whole stint in the
+// phase: a join's retries, Joining{0} → Joining{1} → Joining{2}, are one
+// join. There is no transitions counter.
+func TestDurationsTimeWholeStintsOfJoiningAndFailed(t *testing.T) {
+	node := attribute.String("node.id", "n1")
+	tr, reader := metricsTracker(t, otellifecycle.WithAttributes(node), otellifecycle.WithClock(stepClock(2*time.Second)))
+	life(t.Context(), tr)
+	got := collect(t, reader)
+	bounds := []float64{0.1, 0.25, 1, 2.5, 10, 30, 120, 600}
+	metricdatatest.AssertEqual(t, metricdata.Metrics{
+		Name: "cluster.lifecycle.phase.duration", Unit: "s",
+		Description: "Time spent in a cluster lifecycle phase, from entering it until leaving it for another phase.",
+		Data: metricdata.Histogram[float64]{
+			Temporality: metricdata.CumulativeTemporality,
+			DataPoints:  []metricdata.HistogramDataPoint[float64]{durationPoint(bounds, "joining", 6, 2), durationPoint(bounds, "failed", 2)},
+		},
+	}, got["cluster.lifecycle.phase.duration"], metricdatatest.IgnoreTimestamp())
+	if _, ok := got["cluster.lifecycle.transitions"]; ok {
+		t.Fatal("the transitions counter is exported without WithDetailedMetrics")
+	}
+}
+
+// WithDetailedMetrics adds the (from, to) counter and times every phase,
+// on the finer buckets.
+func TestDetailedMetricsAddTransitionPairsAndEveryPhase(t *testing.T) {
+	node := attribute.String("node.id", "n1")
+	tr, reader := metricsTracker(t, otellifecycle.WithAttributes(node), otellifecycle.WithClock(stepClock(2*time.Second)), otellifecycle.WithDetailedMetrics())
+	life(t.Context(), tr)
+	got := collect(t, reader)
 	pair := func(from, to string, n int64) metricdata.DataPoint[int64] {
 		return metricdata.DataPoint[int64]{Attributes: attribute.NewSet(node, attribute.String("from", from), attribute.String("to", to)), Value: n}
 	}
@@ -115,33 +189,68 @@ func TestTransitionCounterDurationsAndPayloadGauges(t *testing.T) {
 		Description: "Cluster lifecycle transitions, by the phase left (from) and the phase entered (to).",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality, IsMonotonic: true,
-			DataPoints: []metricdata.DataPoint[int64]{pair("starting", "joining", 1), pair("joining", "joining", 2), pair("joining", "ready", 1)},
+			DataPoints: []metricdata.DataPoint[int64]{
+				pair("starting", "joining", 1), pair("joining", "joining", 2), pair("joining", "ready", 2),
+				pair("ready", "ready", 1), pair("ready", "failed", 1), pair("failed", "joining", 1),
+			},
 		},
 	}, got["cluster.lifecycle.transitions"], metricdatatest.IgnoreTimestamp())
-
-	hist := got["cluster.lifecycle.phase.duration"]
-	if hist.Unit != "s" {
-		t.Fatalf("duration unit %q", hist.Unit)
-	}
-	sums := map[string]float64{}
-	counts := map[string]uint64{}
-	for _, dp := range hist.Data.(metricdata.Histogram[float64]).DataPoints {
-		phase, _ := dp.Attributes.Value("phase")
-		if id, _ := dp.Attributes.Value("node.id"); id.AsString() != "n1" {
-			t.Fatalf("histogram point without node.id: %v", dp.Attributes)
-		}
-		sums[phase.AsString()], counts[phase.AsString()] = dp.Sum, dp.Count
-	}
-	if sums["starting"] != 2 || counts["starting"] != 1 || sums["joining"] != 6 || counts["joining"] != 3 || len(sums) != 2 {
-		t.Fatalf("phase durations: sums %v counts %v", sums, counts)
-	}
+	bounds := []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
 	metricdatatest.AssertEqual(t, metricdata.Metrics{
-		Name: "cluster.lifecycle.nodes", Unit: "{node}",
-		Description: "Nodes in the cluster as this node sees it; observed only while ready.",
-		Data:        metricdata.Gauge[int64]{DataPoints: []metricdata.DataPoint[int64]{{Attributes: attribute.NewSet(node), Value: 3}}},
-	}, got["cluster.lifecycle.nodes"], metricdatatest.IgnoreTimestamp())
-	if _, ok := got["cluster.lifecycle.join.attempt"]; ok {
-		t.Fatal("join attempt observed while ready")
+		Name: "cluster.lifecycle.phase.duration", Unit: "s",
+		Description: "Time spent in a cluster lifecycle phase, from entering it until leaving it for another phase.",
+		Data: metricdata.Histogram[float64]{
+			Temporality: metricdata.CumulativeTemporality,
+			DataPoints: []metricdata.HistogramDataPoint[float64]{
+				durationPoint(bounds, "starting", 2), durationPoint(bounds, "joining", 6, 2),
+				durationPoint(bounds, "ready", 4), durationPoint(bounds, "failed", 2),
+			},
+		},
+	}, got["cluster.lifecycle.phase.duration"], metricdatatest.IgnoreTimestamp())
+	var sum int64
+	for _, dp := range got["cluster.lifecycle.transitions"].Data.(metricdata.Sum[int64]).DataPoints {
+		sum += dp.Value
+	}
+	var entries int64
+	for _, n := range entryPoints(t, got) {
+		entries += n
+	}
+	if sum != entries || uint64(sum) != tr.Stats().Transitions {
+		t.Fatalf("transitions %d, entries %d, Stats %d: want all equal", sum, entries, tr.Stats().Transitions)
+	}
+}
+
+// WithStatusMetric is the semantic conventions' status metric: an
+// UpDownCounter cluster.lifecycle.status, unit "1", attribute
+// cluster.lifecycle.state, every state at every collection, 1 for the
+// current one; the entries and durations take the same key.
+func TestStatusMetricIsTheSemanticConventionsShape(t *testing.T) {
+	ctx := t.Context()
+	node := attribute.String("node.id", "n1")
+	tr, reader := metricsTracker(t, otellifecycle.WithAttributes(node), otellifecycle.WithStatusMetric())
+	for i, s := range append([]otellifecycle.State{otellifecycle.StartingState()}, cycle...) {
+		if i > 0 {
+			if err := tr.Set(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := collect(t, reader)
+		if _, ok := got["cluster.lifecycle.state"]; ok {
+			t.Fatal("the one-hot gauge is exported beside the status metric")
+		}
+		metricdatatest.AssertEqual(t, metricdata.Metrics{
+			Name: "cluster.lifecycle.status", Unit: "1",
+			Description: "The cluster lifecycle's current status: 1 for the current state, 0 for every other state.",
+			Data: metricdata.Sum[int64]{
+				Temporality: metricdata.CumulativeTemporality, IsMonotonic: false,
+				DataPoints: oneHot("cluster.lifecycle.state", s.Label(), node).DataPoints,
+			},
+		}, got["cluster.lifecycle.status"], metricdatatest.IgnoreTimestamp())
+		for _, dp := range got["cluster.lifecycle.phase.entries"].Data.(metricdata.Sum[int64]).DataPoints {
+			if !dp.Attributes.HasValue("cluster.lifecycle.state") || dp.Attributes.HasValue("state") {
+				t.Fatalf("an entries point keyed otherwise: %v", dp.Attributes.Encoded(attribute.DefaultEncoder()))
+			}
+		}
 	}
 }
 
@@ -217,11 +326,11 @@ func TestNoCollectionSeesATornState(t *testing.T) {
 	stop.Store(true)
 	<-done
 	var sum int64
-	for _, dp := range collect(t, reader)["cluster.lifecycle.transitions"].Data.(metricdata.Sum[int64]).DataPoints {
+	for _, dp := range collect(t, reader)["cluster.lifecycle.phase.entries"].Data.(metricdata.Sum[int64]).DataPoints {
 		sum += dp.Value
 	}
 	if sum != made.Load() || sum != total {
-		t.Fatalf("transitions counter totals %d, made %d", sum, made.Load())
+		t.Fatalf("phase entries total %d, made %d", sum, made.Load())
 	}
 	if collections == 0 {
 		t.Fatal("no collection ran")
@@ -243,7 +352,7 @@ func entryPoints(t testing.TB, got map[string]metricdata.Metrics) map[string]int
 	}
 	out := map[string]int64{}
 	for _, dp := range sum.DataPoints {
-		v, _ := dp.Attributes.Value("phase")
+		v, _ := dp.Attributes.Value("state")
 		out[v.AsString()] = dp.Value
 	}
 	if len(out) != 8 || len(sum.DataPoints) != 8 {
@@ -269,7 +378,7 @@ func TestEveryPhaseEntrySeriesExistsAtZeroFromCreation(t *testing.T) {
 	entries := func(counts map[string]int64) metricdata.Sum[int64] {
 		s := metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true}
 		for _, l := range otellifecycle.AllLabels() {
-			s.DataPoints = append(s.DataPoints, metricdata.DataPoint[int64]{Attributes: attribute.NewSet(node, attribute.String("phase", l)), Value: counts[l]})
+			s.DataPoints = append(s.DataPoints, metricdata.DataPoint[int64]{Attributes: attribute.NewSet(node, attribute.String("state", l)), Value: counts[l]})
 		}
 		return s
 	}
@@ -286,12 +395,8 @@ func TestEveryPhaseEntrySeriesExistsAtZeroFromCreation(t *testing.T) {
 	got := collect(t, reader)
 	metricdatatest.AssertEqual(t, want, got["cluster.lifecycle.phase.entries"], metricdatatest.IgnoreTimestamp())
 
-	var transitions int64
-	for _, dp := range got["cluster.lifecycle.transitions"].Data.(metricdata.Sum[int64]).DataPoints {
-		transitions += dp.Value
-	}
-	if transitions != 6 {
-		t.Fatalf("transitions add up to %d, want 6 (the entries' sum)", transitions)
+	if n := tr.Stats().Transitions; n != 6 {
+		t.Fatalf("%d transitions, want 6 (the entries' sum)", n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -45,22 +46,17 @@ type config struct {
 	redact          bool
 	group           *Group
 	noTrackerSeries bool
+	memberSpans     bool
+	detailed        bool
+	status          bool
+	noSpanEvents    bool
+	shaping         []string // the metric-shaping SharedOptions given, by name
 	errs            []error
 }
 
 // Option configures a Tracker (see New). Options are applied in order; for
 // options that set one value, the last wins. The interface is sealed: only
 // this package's With* functions make Options.
-//
-// Which constructor an option fits is part of its type, so giving one to
-// the wrong constructor does not compile. Options that shape a Group's
-// metrics as well (WithMeterProvider, WithMetricName,
-// WithStateAttributeKey, WithAttributes) are both an Option and a
-// GroupOption; WithoutTrackerSeries is a GroupOption only:
-//
-//	otellifecycle.New(otellifecycle.WithoutTrackerSeries())    // does not compile
-//	otellifecycle.NewGroup(otellifecycle.WithSinks(sink))       // does not compile
-//	otellifecycle.NewGroup(otellifecycle.WithMetricName("x.y")) // compiles: fits both
 type Option interface {
 	apply(config) config
 }
@@ -81,9 +77,22 @@ type groupOptionFunc func(config) config
 
 func (f groupOptionFunc) applyGroup(c config) config { return f(c) }
 
-// SharedOption is an option that fits both New and NewGroup:
-// WithMeterProvider, WithMetricName, WithStateAttributeKey and
-// WithAttributes.
+// SharedOption is an option that fits both New and NewGroup. Which
+// constructor an option fits is part of its type, so an option given to
+// the wrong one does not compile:
+//
+//	otellifecycle.New(otellifecycle.WithoutTrackerSeries())    // does not compile: a GroupOption
+//	otellifecycle.NewGroup(otellifecycle.WithSinks(sink))       // does not compile: an Option
+//	otellifecycle.NewGroup(otellifecycle.WithMetricName("x.y")) // compiles: a SharedOption
+//
+// The SharedOptions shape a tracker's metrics: WithMeterProvider,
+// WithMetricName, WithStateAttributeKey, WithStatusMetric,
+// WithDetailedMetrics, and WithAttributes. Given to New, they shape the
+// tracker's own metrics; given to NewGroup, the metrics of every member,
+// which all report through the Group's one registration. So a member
+// (New with WithGroup) takes none of them but WithAttributes, whose
+// attributes (a shard id) are added to its series after the Group's (a
+// node id): New fails, naming them, when a member is given the others.
 type SharedOption interface {
 	Option
 	GroupOption
@@ -100,24 +109,26 @@ var (
 	_ GroupOption = sharedOption(nil)
 )
 
+// shapes marks c as shaped by the SharedOption name, which a member of a
+// Group may not take (see SharedOption).
+func (c config) shapes(name string) config {
+	c.shaping = append(c.shaping, name)
+	return c
+}
+
 func (c config) fail(format string, args ...any) config {
 	c.errs = append(c.errs, fmt.Errorf("otellifecycle: "+format, args...))
 	return c
 }
 
 // WithMeterProvider sets where metrics go. Nil is ignored; the default is
-// otel.GetMeterProvider().
-//
-// It fits both New and NewGroup. In New it is the provider of the
-// tracker's own meter; in NewGroup, of the Group's one meter, which
-// reports every member. A tracker made WithGroup reports through its
-// Group's meter, so there its own WithMeterProvider has no effect.
+// otel.GetMeterProvider(). It is a SharedOption.
 func WithMeterProvider(p metric.MeterProvider) SharedOption {
 	return sharedOption(func(c config) config {
 		if p != nil {
 			c.meterProvider = p
 		}
-		return c
+		return c.shapes("WithMeterProvider")
 	})
 }
 
@@ -209,12 +220,11 @@ func WithCloseTimeout(d time.Duration) Option {
 // a shard id). Keys must be valid and must not collide with the state
 // attribute key (see WithStateAttributeKey).
 //
-// It fits both New and NewGroup. In New they identify the tracker: they
-// are on every metric point, every span, every OpenTelemetry log record
-// and the status endpoint's "attributes". In NewGroup they identify the
-// group (a node id): they are on every metric point the Group reports,
-// its aggregates' and every member's. A member's own WithAttributes (a
-// shard id) are added to its series after the Group's.
+// A tracker's attributes are on every metric point, every span, every
+// OpenTelemetry log record and slog record, and the status endpoint's
+// "attributes". A Group's are on every metric point it reports, its
+// aggregates' and every member's, before the member's own. It is a
+// SharedOption.
 func WithAttributes(attrs ...attribute.KeyValue) SharedOption {
 	return sharedOption(func(c config) config {
 		for _, kv := range attrs {
@@ -230,38 +240,88 @@ func WithAttributes(attrs ...attribute.KeyValue) SharedOption {
 // instrumentName is OpenTelemetry's instrument name syntax.
 var instrumentName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_./-]{0,254}$`)
 
-// WithMetricName renames the one-hot state gauge (default
+// WithMetricName renames the state gauge (default
 // "cluster.lifecycle.state"). With "nodedb.cluster.state" the Prometheus
-// exposition has the origin's nodedb_cluster_state{state="…"} series.
-//
-// It fits both New and NewGroup. In New it names the tracker's own gauge;
-// in NewGroup, the gauge every member of the Group reports on. A tracker
-// made WithGroup reports on its Group's gauge, so there its own
-// WithMetricName has no effect.
+// exposition has the nodedb_cluster_state{state="…"} series of the Rust
+// tracker this package descends from. It is a SharedOption.
 func WithMetricName(name string) SharedOption {
 	return sharedOption(func(c config) config {
 		if !instrumentName.MatchString(name) {
 			return c.fail("WithMetricName: %q is not a valid instrument name (want %s)", name, instrumentName)
 		}
 		c.metricName = name
-		return c
+		return c.shapes("WithMetricName")
 	})
 }
 
-// WithStateAttributeKey renames the state gauge's attribute (default
-// "state").
-//
-// It fits both New and NewGroup. In New it is the key of the tracker's own
-// gauge; in NewGroup, of the gauge every member reports on and of the
-// Group's cluster.lifecycle.count. A tracker made WithGroup reports with
-// its Group's key (its WithAttributes must not collide with that one), so
-// there its own WithStateAttributeKey has no effect.
+// WithStateAttributeKey renames the attribute that carries the phase's
+// label (default "state"), on the state gauge, the phase entries and the
+// phase durations, and a Group's cluster.lifecycle.count. It is a
+// SharedOption.
 func WithStateAttributeKey(key string) SharedOption {
 	return sharedOption(func(c config) config {
 		if !attribute.Key(key).Defined() {
 			return c.fail("WithStateAttributeKey: key must not be empty")
 		}
 		c.stateKey = key
+		return c.shapes("WithStateAttributeKey")
+	})
+}
+
+// Names of WithStatusMetric's instrument and attribute.
+const (
+	StatusMetricName = "cluster.lifecycle.status"
+	StatusStateKey   = "cluster.lifecycle.state"
+)
+
+// WithStatusMetric reports the state in the shape of OpenTelemetry's
+// semantic conventions for status metrics (semantic-conventions v1.44.0,
+// docs/how-to-write-conventions/status-metrics.md): an UpDownCounter named
+// cluster.lifecycle.status (StatusMetricName), unit "1", with the
+// attribute cluster.lifecycle.state (StatusStateKey), every state reported
+// at every collection, 1 for the current one and 0 for the others. Its sum
+// over a fleet counts the nodes in each state. The attribute key is the
+// phase entries' and durations' too, so one key joins them all. In
+// Prometheus it is cluster_lifecycle_status{cluster_lifecycle_state="ready"}.
+//
+// The default stays the one-hot observable gauge cluster.lifecycle.state
+// {state=…}, the Rust tracker's shape, which existing dashboards read.
+// WithMetricName and WithStateAttributeKey given after WithStatusMetric
+// rename its instrument and attribute. It is a SharedOption.
+func WithStatusMetric() SharedOption {
+	return sharedOption(func(c config) config {
+		c.status = true
+		c.metricName = StatusMetricName
+		c.stateKey = StatusStateKey
+		return c.shapes("WithStatusMetric")
+	})
+}
+
+// WithDetailedMetrics adds what the default leaves out for the sake of
+// series: the transitions counter cluster.lifecycle.transitions{from, to}
+// (up to 64 series per tracker), and durations of every phase, not only
+// Joining and Failed, on 18 finer buckets, 5 ms to an hour (21 series per
+// phase). With it one tracker may cost up to 250 series, against at most
+// 40 by default (see the package documentation, "Telemetry"). It is a
+// SharedOption.
+func WithDetailedMetrics() SharedOption {
+	return sharedOption(func(c config) config {
+		c.detailed = true
+		return c.shapes("WithDetailedMetrics")
+	})
+}
+
+// WithoutSpanEvents leaves out the span event cluster.lifecycle.transition,
+// on the episode span and on the caller's span, and keeps everything else
+// of the trace (the episode and phase spans, their attributes, links and
+// status). The transition is then one event, the OpenTelemetry log record
+// of the same name: use it where events go through the Logs API, as
+// OpenTelemetry now recommends, and where a bridge that turns log events
+// into span events (in an SDK or a collector) would otherwise duplicate
+// every one.
+func WithoutSpanEvents() Option {
+	return optionFunc(func(c config) config {
+		c.noSpanEvents = true
 		return c
 	})
 }
@@ -326,6 +386,16 @@ func WithRedactedStatus() Option {
 		c.redact = true
 		return c
 	})
+}
+
+// checkMember fails when a member of a Group is given metric-shaping
+// options, which the Group's own options decide (see SharedOption).
+func (c config) checkMember() config {
+	if c.group != nil && len(c.shaping) > 0 {
+		c = c.fail("WithGroup: a member reports through its Group's metrics, so %s would have no effect: give them to NewGroup",
+			strings.Join(c.shaping, ", "))
+	}
+	return c
 }
 
 // defaultConfig is the configuration before any option.

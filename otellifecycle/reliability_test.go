@@ -214,11 +214,11 @@ func TestLoadMillionTransitions(t *testing.T) {
 	close(done)
 	side.Wait()
 	var counted int64
-	for _, dp := range collect(t, reader)["cluster.lifecycle.transitions"].Data.(metricdata.Sum[int64]).DataPoints {
+	for _, dp := range collect(t, reader)["cluster.lifecycle.phase.entries"].Data.(metricdata.Sum[int64]).DataPoints {
 		counted += dp.Value
 	}
 	if counted != total {
-		t.Fatalf("transitions counter %d, want %d", counted, total)
+		t.Fatalf("phase entries total %d, want %d", counted, total)
 	}
 	if err := tr.Close(); err != nil { // delivers what the sink has queued
 		t.Fatal(err)

@@ -17,10 +17,11 @@ import (
 // signals are the OpenTelemetry outputs of a tracker: metrics, spans and
 // log events. transition and close run in the writers' critical section.
 type signals struct {
-	metrics metrics
-	spans   *spans // nil when the TracerProvider is the API's no-op
-	logs    *logs  // nil when the LoggerProvider is the API's no-op
-	now     func() time.Time
+	metrics    metrics
+	spans      *spans // nil when the TracerProvider is the API's no-op, or for a member of a Group without member spans
+	logs       *logs  // nil when the LoggerProvider is the API's no-op
+	now        func() time.Time
+	spanEvents bool // false WithoutSpanEvents
 }
 
 func (s *signals) init(cfg *config, m *statemachine.Machine[State, Transition]) error {
@@ -28,7 +29,8 @@ func (s *signals) init(cfg *config, m *statemachine.Machine[State, Transition]) 
 		return err
 	}
 	s.now = cfg.now
-	if !isNoop(cfg.tracerProvider) {
+	s.spanEvents = !cfg.noSpanEvents
+	if !isNoop(cfg.tracerProvider) && (cfg.group == nil || cfg.group.traces()) {
 		first := m.Load()
 		s.spans = newSpans(cfg, first.State, first.Since)
 	}
@@ -56,13 +58,19 @@ func isNoop(p any) bool {
 	return false
 }
 
+// transition records tr in every signal. The event (its attributes built
+// only when some destination wants them) goes to the episode span, to the
+// recording span in ctx (unless that is the episode) and to the log; the
+// span events are left out WithoutSpanEvents.
 func (s *signals) transition(ctx context.Context, tr *Transition) {
 	s.metrics.record(ctx, tr)
 	logOn := s.logs != nil && s.logs.enabled(ctx)
 	caller := trace.SpanFromContext(ctx)
-	wantEvent := logOn || caller.IsRecording()
+	callerEvent := s.spanEvents && caller.IsRecording()
+	wantEvent := logOn || callerEvent
 	if s.spans != nil {
-		wantEvent = s.spans.begin(ctx, tr) || wantEvent
+		recording := s.spans.begin(ctx, tr)
+		wantEvent = wantEvent || recording && s.spanEvents
 	}
 	var event []attribute.KeyValue
 	if wantEvent {
@@ -70,9 +78,9 @@ func (s *signals) transition(ctx context.Context, tr *Transition) {
 	}
 	var episode trace.SpanContext
 	if s.spans != nil {
-		episode = s.spans.finish(tr, event)
+		episode = s.spans.finish(tr, event, s.spanEvents)
 	}
-	if caller.IsRecording() && !caller.SpanContext().Equal(episode) {
+	if callerEvent && !caller.SpanContext().Equal(episode) {
 		caller.AddEvent(eventTransition, trace.WithTimestamp(tr.At), trace.WithAttributes(event...))
 	}
 	if logOn {

@@ -140,3 +140,51 @@ func (c sinkContext) Deadline() (time.Time, bool) { return c.life.Deadline() }
 func (c sinkContext) Done() <-chan struct{}       { return c.life.Done() }
 func (c sinkContext) Err() error                  { return c.life.Err() }
 func (c sinkContext) Value(key any) any           { return c.values.Value(key) }
+
+// sinks are the tracker's sink queues and what stops them.
+type sinks struct {
+	queues []*sinkQueue
+	life   context.Context // cancelled when Close gives up on them
+	cancel context.CancelFunc
+	stop   chan struct{}
+}
+
+// push hands tr to every sink; nil sinks have none.
+func (sk *sinks) push(ctx context.Context, tr Transition) {
+	if sk == nil {
+		return
+	}
+	for _, q := range sk.queues {
+		q.push(ctx, tr)
+	}
+}
+
+// drain lets every sink deliver what is queued, until deadline; then
+// it cancels the sinks' context and names the ones that had not finished.
+func (sk *sinks) drain(deadline time.Time, timeout time.Duration) error {
+	close(sk.stop)
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	var stuck []string
+	expired := false
+	for _, q := range sk.queues {
+		if !expired {
+			select {
+			case <-q.done:
+				continue
+			case <-timer.C:
+				expired = true
+			}
+		}
+		select {
+		case <-q.done:
+		default:
+			stuck = append(stuck, q.name)
+		}
+	}
+	sk.cancel()
+	if len(stuck) > 0 {
+		return fmt.Errorf("otellifecycle: Close: sinks still delivering after %v: %v", timeout, stuck)
+	}
+	return nil
+}

@@ -17,7 +17,7 @@ func TestSinksGetEveryTransitionInSeqOrder(t *testing.T) {
 	ctx := t.Context()
 	const n = 5000
 	rec := &recorder{}
-	tr := newTracker(t, otellifecycle.WithSinks(rec), otellifecycle.WithSinkQueue(n))
+	tr := newTracker(t, otellifecycle.WithSinks(rec), otellifecycle.WithSinkQueue(n+1)) // room for all, however slow the sink
 	for i := range n {
 		tr.ToJoining(ctx, uint32(i))
 	}

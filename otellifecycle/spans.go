@@ -145,13 +145,13 @@ func (s *spans) begin(ctx context.Context, tr *Transition) (wantEvent bool) {
 	return s.recording
 }
 
-// finish adds the event to the episode, then ends the episode if tr reaches
-// an outcome, or starts the next phase span. It returns the span context
-// of tr's episode.
-func (s *spans) finish(tr *Transition, event []attribute.KeyValue) trace.SpanContext {
+// finish adds the event to the episode (unless withEvent is false), then
+// ends the episode if tr reaches an outcome, or starts the next phase span.
+// It returns the span context of tr's episode.
+func (s *spans) finish(tr *Transition, event []attribute.KeyValue, withEvent bool) trace.SpanContext {
 	ep := s.episode
 	sc := ep.SpanContext()
-	if s.recording {
+	if s.recording && withEvent {
 		ep.AddEvent(eventTransition, trace.WithTimestamp(tr.At), trace.WithAttributes(event...))
 	}
 	if endsEpisode(tr.To.Phase) {

@@ -47,7 +47,7 @@ type Tracker struct {
 	live         func(State) bool
 	redact       bool
 	closeTimeout time.Duration
-	otel         signals
+	signals      signals
 	sinks        *sinks // nil without WithSinks
 
 	rejected  atomic.Uint64
@@ -56,19 +56,11 @@ type Tracker struct {
 	closeErr  error
 }
 
-// sinks are the tracker's sink queues and what stops them.
-type sinks struct {
-	queues []*sinkQueue
-	life   context.Context // cancelled when Close gives up on them
-	cancel context.CancelFunc
-	stop   chan struct{}
-}
-
 // New returns a Tracker in the Starting phase. It fails only for invalid
 // options (the error names the option) or when an instrument cannot be
 // registered.
 func New(opts ...Option) (*Tracker, error) {
-	cfg := trackerConfig(opts)
+	cfg := trackerConfig(opts).checkMember()
 	if g := cfg.group; g != nil {
 		cfg = cfg.checkStateKey(g.ins.stateKey) // the Group's gauge is the one reported on
 	} else {
@@ -92,7 +84,7 @@ func New(opts ...Option) (*Tracker, error) {
 	if cfg.history > 0 {
 		t.past = newHistory(cfg.history, first)
 	}
-	if err := t.otel.init(&cfg, &t.m); err != nil {
+	if err := t.signals.init(&cfg, &t.m); err != nil {
 		return nil, err
 	}
 	if len(cfg.sinks) > 0 {
@@ -107,19 +99,9 @@ func New(opts ...Option) (*Tracker, error) {
 	}
 	// Every destination learns the initial state now, as Seq 0.
 	initial := Transition{From: first.State, To: first.State, Detail: first.State.Detail(), At: first.Since}
-	t.logTransition(context.Background(), &initial)
+	t.logInitial(&initial)
 	t.sinks.push(context.Background(), initial)
 	return t, nil
-}
-
-// push hands tr to every sink; nil sinks have none.
-func (sk *sinks) push(ctx context.Context, tr Transition) {
-	if sk == nil {
-		return
-	}
-	for _, q := range sk.queues {
-		q.push(ctx, tr)
-	}
 }
 
 // Current returns the current state. It is one atomic load and never
@@ -225,13 +207,28 @@ func (t *Tracker) emit(ctx context.Context, tr *Transition) {
 		t.started.Store(true)
 	}
 	t.logTransition(ctx, tr)
-	t.otel.transition(ctx, tr)
+	t.signals.transition(ctx, tr)
 	t.sinks.push(ctx, *tr)
 }
 
-// logTransition writes the INFO record of tr: the origin's prev, new,
-// detail and seq, then WithAttributes (as spans and OpenTelemetry log
-// records carry them).
+// logInitial writes the INFO record of the state the tracker starts in:
+// not a transition (nothing led to it), so not logged as one, but a log
+// read from its start knows the state from its first line.
+func (t *Tracker) logInitial(tr *Transition) {
+	ctx := context.Background()
+	if !t.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	t.log.LogAttrs(ctx, slog.LevelInfo, "cluster lifecycle initial state", t.slogAttrs(
+		slog.String("state", tr.To.Label()),
+		slog.String("detail", tr.Detail),
+		slog.Uint64("seq", tr.Seq),
+	)...)
+}
+
+// logTransition writes the INFO record of tr: prev, new, detail and seq,
+// as the Rust tracker this package descends from logs them, then
+// WithAttributes (as spans and OpenTelemetry log records carry them).
 func (t *Tracker) logTransition(ctx context.Context, tr *Transition) {
 	if !t.log.Enabled(ctx, slog.LevelInfo) {
 		return
@@ -308,10 +305,10 @@ func (t *Tracker) Subscribe(buffer int) (<-chan Transition, func()) {
 // engine module's instruments) uses it by default, so whatever wiring
 // gives the tracker its provider gives theirs too.
 func (t *Tracker) MeterProvider() metric.MeterProvider {
-	if g := t.otel.metrics.group; g != nil {
+	if g := t.signals.metrics.group; g != nil {
 		return g.mp
 	}
-	return t.otel.metrics.own.mp
+	return t.signals.metrics.own.mp
 }
 
 // Attributes returns, in a new slice, the attributes on the tracker's
@@ -320,7 +317,7 @@ func (t *Tracker) MeterProvider() metric.MeterProvider {
 // own points by default, so its series join the tracker's.
 func (t *Tracker) Attributes() []attribute.KeyValue {
 	var attrs []attribute.KeyValue
-	if g := t.otel.metrics.group; g != nil {
+	if g := t.signals.metrics.group; g != nil {
 		attrs = append(attrs, g.attrs...)
 	}
 	return append(attrs, t.attrs...)
@@ -375,10 +372,10 @@ func (t *Tracker) Stats() Stats {
 func (t *Tracker) Close() error {
 	t.closeOnce.Do(func() {
 		deadline := time.Now().Add(t.closeTimeout)
-		t.otel.metrics.flush(deadline)
+		t.signals.metrics.flush(deadline)
 		var errs []error
 		t.m.Close(func(last statemachine.Snapshot[State]) {
-			if err := t.otel.close(last.State); err != nil {
+			if err := t.signals.close(last.State); err != nil {
 				errs = append(errs, err)
 			}
 		})
@@ -392,42 +389,12 @@ func (t *Tracker) Close() error {
 	return t.closeErr
 }
 
-// drain lets every sink deliver what is queued, until deadline; then
-// it cancels the sinks' context and names the ones that had not finished.
-func (sk *sinks) drain(deadline time.Time, timeout time.Duration) error {
-	close(sk.stop)
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	var stuck []string
-	expired := false
-	for _, q := range sk.queues {
-		if !expired {
-			select {
-			case <-q.done:
-				continue
-			case <-timer.C:
-				expired = true
-			}
-		}
-		select {
-		case <-q.done:
-		default:
-			stuck = append(stuck, q.name)
-		}
-	}
-	sk.cancel()
-	if len(stuck) > 0 {
-		return fmt.Errorf("otellifecycle: Close: sinks still delivering after %v: %v", timeout, stuck)
-	}
-	return nil
-}
-
 // ContextWithPhase returns ctx carrying the span context of the current
 // phase span (or of the episode, between phases), so that spans started
 // from it, such as a join request, appear inside that phase of the
 // lifecycle trace. When no span is being recorded it returns ctx as is.
 func (t *Tracker) ContextWithPhase(ctx context.Context) context.Context {
-	sc := t.otel.currentSpan()
+	sc := t.signals.currentSpan()
 	if !sc.IsValid() {
 		return ctx
 	}

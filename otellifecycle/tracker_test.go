@@ -331,9 +331,10 @@ func TestInvalidOptionsNameTheOption(t *testing.T) {
 	_ = tr
 }
 
-// One INFO record per transition, after one for the initial state (seq 0)
-// so the log says "starting" from the start; each carries WithAttributes,
-// as spans and OpenTelemetry log records do.
+// One INFO record per transition, after one for the initial state (seq 0),
+// logged as what it is, not as a transition, so the log says "starting"
+// from its first line; each carries WithAttributes, as spans and
+// OpenTelemetry log records do.
 func TestOneINFORecordPerTransition(t *testing.T) {
 	ctx := t.Context()
 	var buf bytes.Buffer
@@ -348,7 +349,7 @@ func TestOneINFORecordPerTransition(t *testing.T) {
 		}))))
 	tr.ToJoining(ctx, 1)
 	tr.ToFailed(ctx, "two\nlines \"quoted\"")
-	want := `{"level":"INFO","msg":"cluster lifecycle transition","prev":"starting","new":"starting","detail":"starting","seq":0,"node.id":"n1","shard":7}
+	want := `{"level":"INFO","msg":"cluster lifecycle initial state","state":"starting","detail":"starting","seq":0,"node.id":"n1","shard":7}
 {"level":"INFO","msg":"cluster lifecycle transition","prev":"starting","new":"joining","detail":"joining cluster (attempt 1)","seq":1,"node.id":"n1","shard":7}
 {"level":"INFO","msg":"cluster lifecycle transition","prev":"joining","new":"failed","detail":"failed: two lines \"quoted\"","seq":2,"node.id":"n1","shard":7}
 `

@@ -95,8 +95,10 @@ func TestPrometheusExpositionIsOneHot(t *testing.T) {
 	if n := len(byLabel(state, "node_id")); n != 1 {
 		t.Fatalf("series without node_id: %d distinct node_id values", n)
 	}
+	if _, ok := mfs["cluster_lifecycle_transitions_total"]; ok {
+		t.Error("cluster_lifecycle_transitions_total is exposed without WithDetailedMetrics")
+	}
 	for name, typ := range map[string]dto.MetricType{
-		"cluster_lifecycle_transitions_total":      dto.MetricType_COUNTER,
 		"cluster_lifecycle_phase_entries_total":    dto.MetricType_COUNTER,
 		"cluster_lifecycle_phase_duration_seconds": dto.MetricType_HISTOGRAM,
 		"cluster_lifecycle_nodes":                  dto.MetricType_GAUGE,
@@ -132,7 +134,7 @@ func TestPrometheusPhaseEntriesStartAtZero(t *testing.T) {
 		if !ok || mf.GetType() != dto.MetricType_COUNTER {
 			t.Fatalf("cluster_lifecycle_phase_entries_total: present %v, type %v", ok, mf.GetType())
 		}
-		return byLabel(mf, "phase")
+		return byLabel(mf, "state")
 	}
 	before := entries()
 	if len(before) != 8 {
@@ -140,7 +142,7 @@ func TestPrometheusPhaseEntriesStartAtZero(t *testing.T) {
 	}
 	for l, v := range before {
 		if v != 0 {
-			t.Fatalf(`cluster_lifecycle_phase_entries_total{phase=%q} = %v before any transition`, l, v)
+			t.Fatalf(`cluster_lifecycle_phase_entries_total{state=%q} = %v before any transition`, l, v)
 		}
 	}
 	tr.ToFailed(t.Context(), "brief")

@@ -90,8 +90,8 @@ func TestHandlerServesTheTrackersSeriesOnItsOwnRegistry(t *testing.T) {
 	if _, ok := value(state, "otel_scope_name", otellifecycle.ScopeName); !ok {
 		t.Fatal("no otel_scope_name label by default (WithoutScopeInfo's test would prove nothing)")
 	}
-	if v, ok := value(mfs["cluster_lifecycle_transitions_total"], "to", "ready"); !ok || v != 1 {
-		t.Fatalf("transitions to ready = %v", v)
+	if v, ok := value(mfs["cluster_lifecycle_phase_entries_total"], "state", "ready"); !ok || v != 1 {
+		t.Fatalf("entries of ready = %v", v)
 	}
 	if _, ok := mfs["go_goroutines"]; ok {
 		t.Fatal("the global registry's collectors leaked into an own registry")
