@@ -82,7 +82,7 @@ func checkArrived(t *testing.T, got snapshot) {
 	if !slices.Contains(got.spans, "cluster.lifecycle") || !slices.Contains(got.spans, "cluster.lifecycle.joining") {
 		t.Errorf("spans %q", got.spans)
 	}
-	if !slices.Contains(got.metrics, "cluster.lifecycle.state") || !slices.Contains(got.metrics, "cluster.lifecycle.transitions") {
+	if !slices.Contains(got.metrics, "cluster.lifecycle.state") || !slices.Contains(got.metrics, "cluster.lifecycle.phase.entries") {
 		t.Errorf("metrics %q", got.metrics)
 	}
 	if !slices.Contains(got.events, "cluster.lifecycle.transition") {
