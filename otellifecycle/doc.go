@@ -1,11 +1,10 @@
 // Package otellifecycle makes a clustered service's lifecycle observable
 // the OpenTelemetry way.
 //
-// "The origin", in these docs, is the Rust tracker this package follows:
-// ClusterLifecycleTracker in a database server. Its phase labels, its JSON
-// shape and its log and systemd STATUS= texts are kept here byte for byte,
-// so dashboards, alerts and scripts written against it keep working;
-// everything else goes beyond it.
+// It descends from a Rust tracker (ClusterLifecycleTracker, in a database
+// server): that tracker's phase labels, JSON shape and log and systemd
+// STATUS= texts are kept here byte for byte, so dashboards, alerts and
+// scripts written against it keep working; everything else goes beyond it.
 //
 // # Who reads the lifecycle, and why
 //
@@ -81,32 +80,32 @@
 //
 //	Metric                            Instrument              Unit          Attributes
 //	cluster.lifecycle.state           Int64ObservableGauge    {state}       state (every label, one-hot)
-//	cluster.lifecycle.transitions     Int64ObservableCounter  {transition}  from, to
-//	cluster.lifecycle.phase.entries   Int64ObservableCounter  {entry}       phase (the phase entered; all 8, from 0)
-//	cluster.lifecycle.phase.duration  Float64Histogram        s             phase (the phase left)
+//	cluster.lifecycle.phase.entries   Int64ObservableCounter  {entry}       state (the phase entered; all 8, from 0)
+//	cluster.lifecycle.phase.duration  Float64Histogram        s             state (the phase left): Joining and Failed
 //	cluster.lifecycle.join.attempt    Int64ObservableGauge    {attempt}     – (observed while joining)
 //	cluster.lifecycle.nodes           Int64ObservableGauge    {node}        – (observed while ready)
 //
-// WithAttributes (a node id, a shard id) are added to every point. The
-// transitions counter is kept by the tracker (one atomic add per
-// transition) and observed at each collection as a monotonic cumulative
-// sum: it exports exactly as a synchronous counter would, without an SDK
-// aggregation on the transition's path.
+// One attribute key, state (WithStateAttributeKey renames it), joins them
+// all. WithAttributes (a node id, a shard id) are added to every point.
 //
-// The phase-entries counter is for alerts on brief states: the state
-// gauge is a sample, and a Failed that lasts less than the export plus the
-// scrape interval is never seen in it. Every phase's entry series exists
-// at 0 from the tracker's creation, so Prometheus's increase() sees even
-// the first failure (a transitions pair appears only when first seen,
-// already at 1, and a series that starts at 1 has no increase). It costs
-// eight series per tracker; the initial Starting is not an entry, so the
-// entries add up to the transitions.
-// Through the OpenTelemetry Prometheus exporter these are
-// cluster_lifecycle_state, cluster_lifecycle_transitions_total,
-// cluster_lifecycle_phase_entries_total,
-// cluster_lifecycle_phase_duration_seconds, cluster_lifecycle_join_attempt
-// and cluster_lifecycle_nodes. WithMetricName("nodedb.cluster.state")
-// gives the origin's nodedb_cluster_state{state="…"} series.
+// The phase-entries counter is for alerts on brief states and for rates
+// of change: the state gauge is a sample, and a Failed that lasts less
+// than the export plus the scrape interval is never seen in it. Every
+// phase's entry series exists at 0 from the tracker's creation, so
+// Prometheus's increase() sees even the first failure (a counter series
+// that appears already at 1 has no increase). The initial Starting is not
+// an entry, so the entries add up to the transitions. Counts are kept by
+// the tracker (one atomic add per transition) and observed at each
+// collection as a monotonic cumulative sum: they export exactly as a
+// synchronous counter would, without an SDK aggregation on the
+// transition's path.
+//
+// The duration histogram times a phase from entering it until leaving it
+// for another phase: a join's retries (Joining{0} → Joining{1} …) are one
+// join, and Ready{3} → Ready{4} does not leave Ready. By default it times
+// the two durations operators ask about, how long a join takes and how
+// long a failure lasts, on 8 buckets fitted to a lifecycle (0.1, 0.25, 1,
+// 2.5, 10, 30, 120 and 600 s), enough for a p90 of the time to join.
 //
 // Traces: an episode span "cluster.lifecycle" covers the way from Starting
 // (or from leaving Ready) to an outcome: Ready, Failed (status Error, with
@@ -121,9 +120,44 @@
 // appear inside it.
 //
 // Logs: one slog INFO record per transition, message "cluster lifecycle
-// transition", attributes prev, new, detail and seq; and one OpenTelemetry
-// log record, event name "cluster.lifecycle.transition", with the event's
-// attributes and WithAttributes, in the trace context of the episode.
+// transition", attributes prev, new, detail and seq (and, first, one
+// "cluster lifecycle initial state" record for the state the tracker
+// starts in); and one OpenTelemetry log record, event name
+// "cluster.lifecycle.transition", with the event's attributes and
+// WithAttributes, in the trace context of the episode. OpenTelemetry moves
+// events to the Logs API; where a bridge would turn that log event into a
+// span event too, WithoutSpanEvents leaves the span events out, so each
+// transition is one event.
+//
+// # Series
+//
+// A node's whole lifecycle, joins retried, failures, drains and stops
+// included, costs at most 40 series in Prometheus with the default
+// options: the state (8), the entries (8), the two payload gauges, and 11
+// per timed phase (8 buckets, +Inf, sum and count). Explicit buckets, not
+// an exponential histogram: through the OpenTelemetry Prometheus exporter's
+// text exposition, which Prometheus 2 and the collector's Prometheus
+// exporter read, an exponential histogram keeps only its count and sum, and
+// no quantile can be taken (BENCHMARKS.md, "Series per node", has the
+// evidence). WithDetailedMetrics adds the transitions counter
+// cluster.lifecycle.transitions{from, to} (up to 64 series) and times every
+// phase on 18 finer buckets (21 series per phase): up to 250 series, 198
+// for the same life. The counter is left out by default because the
+// entries already count each phase entered, which is what alerts and
+// rates need; the pairs say where each came from, which the traces and
+// logs say too.
+//
+// WithStatusMetric reports the state in the shape of OpenTelemetry's
+// semantic conventions for status metrics instead: an UpDownCounter
+// cluster.lifecycle.status with the attribute cluster.lifecycle.state,
+// which also keys the entries and durations.
+//
+// Through the OpenTelemetry Prometheus exporter these are
+// cluster_lifecycle_state, cluster_lifecycle_phase_entries_total,
+// cluster_lifecycle_phase_duration_seconds, cluster_lifecycle_join_attempt
+// and cluster_lifecycle_nodes (and cluster_lifecycle_transitions_total, or
+// cluster_lifecycle_status). WithMetricName("nodedb.cluster.state") gives
+// the nodedb_cluster_state{state="…"} series of the Rust tracker.
 //
 // # Many trackers
 //
@@ -132,12 +166,10 @@
 // callback that walks N snapshots; each keeps its own attributes (a shard
 // id). The Group also keeps cluster.lifecycle.count, how many trackers are
 // in each phase, incrementally, so it costs the same to collect for ten
-// trackers or a million; WithoutTrackerSeries keeps only the aggregates.
-// A tracker leaves its group when it is closed. NewGroup takes
-// GroupOptions, New takes Options: an option that fits only one of them
-// does not compile with the other, and the four that fit both
-// (WithMeterProvider, WithMetricName, WithStateAttributeKey,
-// WithAttributes) say what they mean in each.
+// trackers or a million; WithoutTrackerSeries keeps only the aggregates,
+// and its members keep no spans. A tracker leaves its group when it is
+// closed. NewGroup takes GroupOptions, New takes Options: see SharedOption
+// for the options that fit both.
 //
 // # HTTP
 //

@@ -18,7 +18,7 @@ import (
 // "verbose" on the probes. Nothing from the request is echoed back.
 
 // StatusHandler serves the lifecycle as JSON: the current state under
-// "lifecycle", in the origin's form (see State.MarshalJSON), with its seq,
+// "lifecycle", in the form of State.MarshalJSON, with its seq,
 // since, attributes and history beside it:
 //
 //	{"lifecycle":{"phase":"joining","attempt":1},"seq":4,
@@ -58,7 +58,7 @@ func jsonValue(v attribute.Value) any {
 }
 
 // statusDoc is the status endpoint's document. Its lifecycle and history
-// states are in the origin's form (State.MarshalJSON).
+// states are in the form of State.MarshalJSON.
 type statusDoc struct {
 	Lifecycle  State          `json:"lifecycle"`
 	Seq        uint64         `json:"seq"`

@@ -10,8 +10,9 @@ import (
 	"unicode/utf8"
 )
 
-// MarshalJSON encodes s in the origin's form (serde's internally tagged,
-// snake_case), byte for byte: {"phase":"starting"},
+// MarshalJSON encodes s as the Rust tracker this package descends from does
+// (serde's internally tagged, snake_case form), byte for byte:
+// {"phase":"starting"},
 // {"phase":"joining","attempt":1}, {"phase":"ready","nodes":3},
 // {"phase":"failed","reason":"timeout"}.
 func (s State) MarshalJSON() ([]byte, error) {

@@ -302,7 +302,7 @@ func WithStatusMetric() SharedOption {
 // (up to 64 series per tracker), and durations of every phase, not only
 // Joining and Failed, on 18 finer buckets, 5 ms to an hour (21 series per
 // phase). With it one tracker may cost up to 250 series, against at most
-// 40 by default (see the package documentation, "Telemetry"). It is a
+// 40 by default (see the package documentation, "Series"). It is a
 // SharedOption.
 func WithDetailedMetrics() SharedOption {
 	return sharedOption(func(c config) config {

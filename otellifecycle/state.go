@@ -11,8 +11,8 @@ import (
 // the JSON form, the text operators match on. Labels never change.
 type Phase string
 
-// The phases, in the stable order of [Phases]. The first six are the
-// origin's, in its order.
+// The phases, in the stable order of [Phases]. The first six are those of
+// the Rust tracker this package descends from, in its order.
 const (
 	// Starting: the process is up and has not yet decided how to join a
 	// cluster. Every Tracker starts here.
@@ -47,8 +47,8 @@ const numPhases = len(phases)
 func Phases() []Phase { return append([]Phase(nil), phases[:]...) }
 
 // AllLabels returns the label of every phase, in the order of [Phases], in a
-// new slice: the values the state gauge's label takes (the origin's
-// all_labels). Use it to build label sets and dashboards; use Phases to
+// new slice: the values the state gauge's label takes (all_labels of the
+// Rust tracker this package descends from). Use it to build label sets and dashboards; use Phases to
 // switch on phases in code.
 func AllLabels() []string {
 	out := make([]string, numPhases)
@@ -125,8 +125,8 @@ func (s State) Label() string { return string(s.Phase) }
 // IsReady reports whether the phase is Ready, and nothing else is.
 func (s State) IsReady() bool { return s.Phase == Ready }
 
-// Detail returns the human text for the state, the origin's log `detail`
-// and systemd `STATUS=` text: "starting", "restart", "bootstrapping new
+// Detail returns the human text for the state, the log `detail` and
+// systemd `STATUS=` text of the Rust tracker this package descends from: "starting", "restart", "bootstrapping new
 // cluster", "joining cluster (attempt N)", "ready (N nodes)", "draining",
 // "stopping", "failed: <reason>". An unknown phase yields its label.
 func (s State) Detail() string {

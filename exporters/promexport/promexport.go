@@ -14,7 +14,7 @@
 // exporter's naming options pass through (WithNamespace, WithoutScopeInfo,
 // WithTranslationStrategy). With the default strategy,
 // cluster.lifecycle.state is exposed as cluster_lifecycle_state and the
-// transitions counter as cluster_lifecycle_transitions_total.
+// phase entries counter as cluster_lifecycle_phase_entries_total.
 package promexport
 
 import (
