@@ -31,16 +31,6 @@ func loopbackOnly(hostport string) error {
 	return nil
 }
 
-// unspecified reports whether hostport binds every interface.
-func unspecified(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return host == "" || ip != nil && ip.IsUnspecified()
-}
-
 func (n *node) serveAdmin() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /admin/fail", func(w http.ResponseWriter, r *http.Request) {

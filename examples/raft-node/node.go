@@ -1,33 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/lifecyclekit/lifecycle/exporters/grpchealth"
 	"github.com/lifecyclekit/lifecycle/exporters/otelsetup"
 	"github.com/lifecyclekit/lifecycle/exporters/promexport"
+	"github.com/lifecyclekit/lifecycle/exporters/sdnotify"
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
@@ -37,20 +29,20 @@ import (
 // it take a fraction of one, on loopback, and are still far below the
 // Observer's leaderless timeout, so an election never shows as Failed.
 type timing struct {
-	Heartbeat  time.Duration // Raft's heartbeat and election timeouts
-	Poll       time.Duration // lifecycleraft.WithPollInterval
-	Leaderless time.Duration // lifecycleraft.WithLeaderlessTimeout
+	Heartbeat  time.Duration   // Raft's heartbeat and election timeouts
+	Poll       time.Duration   // lifecycleraft.WithPollInterval
+	Leaderless time.Duration   // lifecycleraft.WithLeaderlessTimeout
+	Backoff    []time.Duration // lifecycleraft.WithJoinBackoff; nil: the default
 }
 
-var demoTiming = timing{Heartbeat: 300 * time.Millisecond, Poll: 250 * time.Millisecond, Leaderless: 10 * time.Second}
+var defaultTiming = timing{Heartbeat: 300 * time.Millisecond, Poll: 250 * time.Millisecond, Leaderless: 10 * time.Second}
 
 // config describes one node.
 type config struct {
 	ID        string
-	Listen    string       // HTTP bind host:port
-	Advertise string       // HTTP host:port other nodes reach this node at; "": the bound address
-	Listener  net.Listener // when set, served instead of listening on Listen
-	Raft      string       // Raft TCP bind address; port 0 picks one
+	Listen    string // HTTP bind host:port; port 0 picks one
+	Advertise string // HTTP host:port other nodes reach this node at; "": the bound address
+	Raft      string // Raft TCP bind address; port 0 picks one
 	// RaftAdvertise is the Raft address stored in the cluster's
 	// configuration, a DNS name or an IP; "": the bound address. Needed
 	// when Raft binds every interface (0.0.0.0).
@@ -58,53 +50,42 @@ type config struct {
 	GRPC          string // gRPC health (grpc.health.v1) host:port; "": none
 	Admin         string // admin endpoints' host:port, loopback only; "": none
 	Dir           string // BoltDB log and snapshots; kept across restarts
-	Backoff       []time.Duration
-	Timing        timing
-	Setup         []otelsetup.Option
+	Timing        timing // zero: defaultTiming
 	Logger        *slog.Logger
-	Sinks         []otellifecycle.Sink
 }
 
-// node is one Raft server, its tracker and Observer, and its HTTP server,
-// as one process of a service would have them.
+// node is one Raft server, its tracker and Observer, and its servers, as
+// one process of a service would have them.
 type node struct {
 	cfg       config
 	prom      *promexport.Exporter
 	providers *otelsetup.Providers
+	notify    *sdnotify.Sink
 	tracker   *otellifecycle.Tracker
 	bolt      *raftboltdb.BoltStore
 	trans     *raft.NetworkTransport
-	health    *health.Server // nil without cfg.GRPC
-	grpcSrv   *grpc.Server
-	grpcLis   net.Listener
-	admin     *http.Server // nil without cfg.Admin
-	adminLis  net.Listener
 	r         *raft.Raft
 	obs       *lifecycleraft.Observer
-	lis       net.Listener
-	srv       *http.Server
-	client    *http.Client
-	served    chan struct{} // closed when srv.Serve returns
-	existing  bool          // Raft had state on disk when the node started
+	existing  bool // Raft had state on disk when the node started
+
+	lis      net.Listener // HTTP
+	srv      *http.Server
+	served   chan struct{} // closed when srv.Serve returns
+	client   *http.Client  // for joining through a seed
+	grpcLis  net.Listener  // nil without cfg.GRPC
+	health   *health.Server
+	grpcSrv  *grpc.Server
+	adminLis net.Listener // nil without cfg.Admin
+	admin    *http.Server
 }
 
-type joinRequest struct {
-	ID   string `json:"id"`
-	Addr string `json:"addr"` // Raft address
-}
-
-const maxBody = 4096
-
-// startNode opens everything a node needs and serves HTTP; the node is then
-// Starting (a fresh data dir) or Restarting (Raft state on disk) until
-// bootstrap, join or its Raft log makes it Ready. On error, whatever was
-// opened is closed again.
+// startNode wires a node together and starts serving. The node is then
+// Starting (an empty data directory) or Restarting (Raft state on disk)
+// until bootstrap, join or its Raft log makes it Ready. On error, whatever
+// was opened is closed again.
 func startNode(ctx context.Context, cfg config) (n *node, err error) {
-	if cfg.Timing == (timing{}) {
-		cfg.Timing = demoTiming
-	}
-	if len(cfg.Backoff) == 0 {
-		cfg.Backoff = lifecycleraft.DefaultJoinBackoff()
+	if cfg.Timing.Heartbeat == 0 {
+		cfg.Timing = defaultTiming
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -112,283 +93,132 @@ func startNode(ctx context.Context, cfg config) (n *node, err error) {
 	n = &node{cfg: cfg, served: make(chan struct{})}
 	defer func() {
 		if err != nil {
-			n.closeAll()
+			_ = n.closeAll()
 			err = fmt.Errorf("node %s: %w", cfg.ID, err)
 		}
 	}()
-	if n.lis = cfg.Listener; n.lis == nil {
-		if n.lis, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return n, err
-		}
-	}
-	if cfg.Admin != "" {
-		if err = loopbackOnly(cfg.Admin); err != nil {
-			return n, err
-		}
-		if n.adminLis, err = net.Listen("tcp", cfg.Admin); err != nil {
-			return n, err
-		}
-	}
-	if cfg.GRPC != "" {
-		if n.grpcLis, err = net.Listen("tcp", cfg.GRPC); err != nil {
-			return n, err
-		}
-		// NOT_SERVING from here on, until the tracker is Ready.
-		n.health = health.NewServer()
-		cfg.Sinks = append(slices.Clip(cfg.Sinks), grpchealth.New(n.health))
-	}
-	if n.prom, err = promexport.New(); err != nil {
+	if err = n.listen(); err != nil { // HTTP, and gRPC health and admin when asked for
 		return n, err
 	}
-	setup := append([]otelsetup.Option{
+	if err = n.setupTelemetry(ctx); err != nil { // OpenTelemetry from OTEL_*, Prometheus on /metrics
+		return n, err
+	}
+	if n.tracker, err = otellifecycle.New(n.trackerOptions()...); err != nil { // Starting
+		return n, err
+	}
+	if err = n.openRaft(ctx); err != nil { // BoltDB, the TCP transport, raft.NewRaft
+		return n, err
+	}
+	// Right after NewRaft, before bootstrap or join: Observe reads whether
+	// Raft has state (Restarting) or not (Starting).
+	n.obs = lifecycleraft.Observe(n.r, n.tracker, raft.ServerID(cfg.ID), n.observerOptions()...)
+	n.serve() // HTTP, gRPC health, admin
+	return n, nil
+}
+
+// listen opens the node's listeners first, so a port in use fails the
+// start before anything else is made.
+func (n *node) listen() (err error) {
+	if n.lis, err = net.Listen("tcp", n.cfg.Listen); err != nil {
+		return err
+	}
+	if n.cfg.Admin != "" {
+		if err = loopbackOnly(n.cfg.Admin); err != nil {
+			return err
+		}
+		if n.adminLis, err = net.Listen("tcp", n.cfg.Admin); err != nil {
+			return err
+		}
+	}
+	if n.cfg.GRPC != "" {
+		if n.grpcLis, err = net.Listen("tcp", n.cfg.GRPC); err != nil {
+			return err
+		}
+		n.health = health.NewServer() // NOT_SERVING from here on, until the tracker is Ready
+	}
+	return nil
+}
+
+// setupTelemetry builds the node's OpenTelemetry providers from the OTEL_*
+// environment, with its Prometheus reader for /metrics.
+func (n *node) setupTelemetry(ctx context.Context) (err error) {
+	if n.prom, err = promexport.New(); err != nil {
+		return err
+	}
+	n.providers, err = otelsetup.Setup(ctx,
 		otelsetup.WithServiceName("raft-node"),
-		otelsetup.WithInstanceID(cfg.ID),
+		otelsetup.WithInstanceID(n.cfg.ID),
 		// The console is for people: one log line per transition. Spans go
 		// where OTEL_TRACES_EXPORTER says, nowhere by default; metrics on
 		// this node's /metrics, and wherever OTEL_METRICS_EXPORTER says.
 		otelsetup.WithDefaultTraceExporter(otelsetup.None),
 		otelsetup.WithDefaultMetricExporter(otelsetup.None),
 		otelsetup.WithDefaultLogExporter(otelsetup.None),
-		otelsetup.WithPrometheus(n.prom),
-	}, cfg.Setup...)
-	if n.providers, err = otelsetup.Setup(ctx, setup...); err != nil {
-		return n, err
-	}
-	nodeID := attribute.String("node.id", cfg.ID)
-	if n.tracker, err = otellifecycle.New(append(n.providers.TrackerOptions(),
-		otellifecycle.WithAttributes(nodeID),
-		otellifecycle.WithLogger(cfg.Logger),
-		otellifecycle.WithSinks(cfg.Sinks...))...); err != nil {
-		return n, err
-	}
+		otelsetup.WithPrometheus(n.prom))
+	return err
+}
 
-	if err = os.MkdirAll(cfg.Dir, 0o700); err != nil {
-		return n, err
-	}
-	if n.bolt, err = raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(cfg.Dir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second}, // a second process on the same dir fails, not hangs
-	}); err != nil {
-		return n, err
-	}
-	snaps, err := raft.NewFileSnapshotStore(cfg.Dir, 1, io.Discard)
-	if err != nil {
-		return n, err
-	}
-	if n.existing, err = raft.HasExistingState(n.bolt, n.bolt, snaps); err != nil {
-		return n, err
-	}
-	var advertise net.Addr
-	if cfg.RaftAdvertise != "" {
-		if advertise, err = resolve(ctx, cfg.RaftAdvertise); err != nil {
-			return n, fmt.Errorf("-raft-advertise: %w", err)
-		}
-	}
-	if n.trans, err = raft.NewTCPTransport(cfg.Raft, advertise, 3, 2*time.Second, io.Discard); err != nil {
-		if advertise == nil && unspecified(cfg.Raft) {
-			return n, fmt.Errorf("raft transport on %s: %w: give -raft-advertise, the address other nodes reach this one's Raft at", cfg.Raft, err)
-		}
-		return n, fmt.Errorf("raft transport: %w", err)
-	}
-	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(cfg.ID)
-	rc.HeartbeatTimeout = cfg.Timing.Heartbeat
-	rc.ElectionTimeout = cfg.Timing.Heartbeat
-	rc.LeaderLeaseTimeout = cfg.Timing.Heartbeat / 2
-	rc.LogOutput = io.Discard // the console has the tracker's lines, not Raft's
-	if n.r, err = raft.NewRaft(rc, fsm{}, n.bolt, n.bolt, snaps, n.trans); err != nil {
-		return n, err
-	}
-	// Right after NewRaft, before bootstrap or join: Observe reads whether
-	// Raft has state (Restarting) or not (Starting).
-	n.obs = lifecycleraft.Observe(n.r, n.tracker, rc.LocalID,
-		lifecycleraft.WithMeterProvider(n.providers.Meter),
-		lifecycleraft.WithAttributes(nodeID),
-		lifecycleraft.WithJoinBackoff(cfg.Backoff...),
-		lifecycleraft.WithPollInterval(cfg.Timing.Poll),
-		lifecycleraft.WithLeaderlessTimeout(cfg.Timing.Leaderless))
-
-	prop := otelhttp.WithPropagators(propagation.TraceContext{})
-	// Probes and scrapes are not traced: they would bury the joins.
-	quiet := otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path == "/cluster/join" })
-	tp := otelhttp.WithTracerProvider(n.providers.Tracer)
-	mp := otelhttp.WithMeterProvider(n.providers.Meter)
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	n.client = &http.Client{Timeout: 5 * time.Second, Transport: otelhttp.NewTransport(transport, prop, tp, mp, quiet)}
-	mux := http.NewServeMux()
-	mux.Handle("/cluster/status", n.tracker.StatusHandler())
-	mux.Handle("/readyz", n.tracker.ReadyHandler())
-	mux.Handle("/livez", n.tracker.LiveHandler())
-	mux.Handle("/startupz", n.tracker.StartupHandler())
-	mux.Handle("/metrics", n.prom.Handler())
-	mux.HandleFunc("POST /cluster/join", n.handleJoin)
-	n.srv = &http.Server{
-		Handler:           otelhttp.NewHandler(mux, "raft-node", prop, tp, mp, quiet),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	go func() {
-		defer close(n.served)
-		_ = n.srv.Serve(n.lis)
-	}()
+// trackerOptions give the tracker the node's providers, its node.id on
+// every point, span and record, the console, and its sinks: systemd, and
+// gRPC health when served.
+func (n *node) trackerOptions() []otellifecycle.Option {
+	n.notify = sdnotify.New() // does nothing without NOTIFY_SOCKET
+	sinks := []otellifecycle.Sink{n.notify}
 	if n.health != nil {
-		n.grpcSrv = grpc.NewServer()
-		healthpb.RegisterHealthServer(n.grpcSrv, n.health)
-		go func() { _ = n.grpcSrv.Serve(n.grpcLis) }()
+		sinks = append(sinks, grpchealth.New(n.health))
 	}
-	if n.adminLis != nil {
-		n.serveAdmin()
-	}
-	return n, nil
+	return append(n.providers.TrackerOptions(),
+		otellifecycle.WithAttributes(attribute.String("node.id", n.cfg.ID)),
+		otellifecycle.WithLogger(n.cfg.Logger),
+		otellifecycle.WithSinks(sinks...))
 }
 
-// httpAddr is the address other nodes reach this one's HTTP server at.
-func (n *node) httpAddr() string {
-	if n.cfg.Advertise != "" {
-		return n.cfg.Advertise
+// observerOptions are the Raft timings; the Raft instruments go to the
+// tracker's providers with its node.id.
+func (n *node) observerOptions() []lifecycleraft.Option {
+	opts := []lifecycleraft.Option{
+		lifecycleraft.WithMeterProvider(n.providers.Meter),
+		lifecycleraft.WithAttributes(attribute.String("node.id", n.cfg.ID)),
+		lifecycleraft.WithPollInterval(n.cfg.Timing.Poll),
+		lifecycleraft.WithLeaderlessTimeout(n.cfg.Timing.Leaderless),
 	}
-	return n.lis.Addr().String()
+	if len(n.cfg.Timing.Backoff) > 0 {
+		opts = append(opts, lifecycleraft.WithJoinBackoff(n.cfg.Timing.Backoff...))
+	}
+	return opts
 }
 
-// raftAddr is the address the cluster's configuration holds for this node:
-// RaftAdvertise, or the bound one (what port 0 picked).
-func (n *node) raftAddr() raft.ServerAddress {
-	if n.cfg.RaftAdvertise != "" {
-		return raft.ServerAddress(n.cfg.RaftAdvertise)
+// startWatchdog pings systemd's watchdog (WATCHDOG_USEC) while the node is
+// live as /livez says; without systemd it does nothing.
+func (n *node) startWatchdog(ctx context.Context) {
+	if _, err := n.notify.StartWatchdog(ctx, n.tracker.IsLive); err != nil {
+		n.cfg.Logger.Warn("systemd watchdog not started", "node.id", n.cfg.ID, "error", err)
 	}
-	return n.trans.LocalAddr()
 }
 
-// resolve turns host:port into the TCP address Raft's transport
-// advertises. A new pod's or container's own DNS name may take a while to
-// exist, so it retries for up to a minute.
-func resolve(ctx context.Context, hostport string) (net.Addr, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+// leave hands the node's place over before it stops: Draining (readiness
+// off, gRPC NOT_SERVING, Raft leadership handed to another node).
+func (n *node) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for {
-		addr, err := net.ResolveTCPAddr("tcp", hostport)
-		if err == nil {
-			return addr, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(time.Second):
-		}
+	if err := n.obs.Leave(ctx, nil); err != nil {
+		n.cfg.Logger.Warn("leave", "node.id", n.cfg.ID, "error", err)
 	}
-}
-
-// bootstrap forms a new cluster of this node alone.
-func (n *node) bootstrap(ctx context.Context) error {
-	return n.obs.Bootstrap(ctx, raft.Configuration{Servers: []raft.Server{
-		{Suffrage: raft.Voter, ID: raft.ServerID(n.cfg.ID), Address: n.raftAddr()},
-	}})
-}
-
-// join asks the seeds (HTTP host:port, this node's own skipped) to add this
-// node, on the Observer's backoff; one attempt asks every seed in turn, and
-// only the leader says yes.
-func (n *node) join(ctx context.Context, seeds []string) error {
-	body, err := json.Marshal(joinRequest{ID: n.cfg.ID, Addr: string(n.raftAddr())})
-	if err != nil {
-		return err
-	}
-	return n.obs.Join(ctx, func(ctx context.Context) error {
-		// The request is a child of this attempt's phase span and
-		// carries its trace context to the seed.
-		ctx = n.tracker.ContextWithPhase(ctx)
-		var errs []error
-		for _, s := range seeds {
-			if s == n.httpAddr() || s == n.cfg.Listen {
-				continue
-			}
-			err := n.post(ctx, s, "/cluster/join", body)
-			if err == nil {
-				return nil
-			}
-			errs = append(errs, err)
-		}
-		if len(errs) == 0 {
-			return errors.New("no seed to join")
-		}
-		return errors.Join(errs...)
-	})
-}
-
-func (n *node) post(ctx context.Context, peer, path string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+peer+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := n.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(res.Body, 256))
-		return fmt.Errorf("%s: %s: %s", peer+path, res.Status, bytes.TrimSpace(msg))
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, maxBody))
-	return nil
-}
-
-// handleJoin adds a voter when this node is the leader; any other node
-// answers 503 and the joiner asks the next seed.
-func (n *node) handleJoin(w http.ResponseWriter, r *http.Request) {
-	var req joinRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil || req.ID == "" || req.Addr == "" {
-		http.Error(w, "bad join request: want {\"id\":…,\"addr\":…}", http.StatusBadRequest)
-		return
-	}
-	if n.r.State() != raft.Leader {
-		_, leader := n.r.LeaderWithID()
-		http.Error(w, fmt.Sprintf("%s is not the leader (leader: %q)", n.cfg.ID, leader), http.StatusServiceUnavailable)
-		return
-	}
-	if err := n.r.AddVoter(raft.ServerID(req.ID), raft.ServerAddress(req.Addr), 0, 5*time.Second).Error(); err != nil {
-		http.Error(w, "add voter: "+err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, "{}\n")
 }
 
 // stop is the orderly shutdown: Stopping (the Observer shuts Raft down),
-// then the HTTP server, the tracker (its final state flushed) and the
+// then the servers, the tracker (its final state flushed) and the
 // providers.
 func (n *node) stop() error {
 	err := n.obs.Shutdown()
 	return errors.Join(err, n.closeAll())
 }
 
-// leave stops the node in the order a load balancer or Kubernetes needs:
-// Draining first (readiness off, gRPC NOT_SERVING, Raft leadership handed
-// to another node), then drain of serving what is in flight while the
-// endpoints update, then Stopping.
-func (n *node) leave(drain time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	if err := n.obs.Leave(ctx, nil); err != nil {
-		n.cfg.Logger.Warn("leave", "node.id", n.cfg.ID, "error", err)
-	}
-	cancel()
-	time.Sleep(drain)
-	return n.stop()
-}
-
-// crash kills the node as a crashed process would leave its peers: Raft
-// shut down behind the Observer's back (which shows it as Failed{"raft
-// shut down"} on this node's own console line) and the HTTP server gone.
-// The BoltDB state stays on disk for a restart.
-func (n *node) crash() error {
-	err := n.r.Shutdown().Error()
-	// Let the Observer see the crash (it re-reads Raft every poll) before
-	// it is detached, so the console says what happened to this node.
-	ctx, cancel := context.WithTimeout(context.Background(), 4*n.cfg.Timing.Poll)
-	_, _ = n.tracker.Wait(ctx, func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Failed })
-	cancel()
-	return errors.Join(err, n.closeAll())
-}
+// crash ends the node as a crashed process ends: no Stopping and no last
+// word from the Observer (it is detached first, so Raft stopping under it
+// is not reported as Failed), Raft and every server gone at once. The
+// BoltDB state stays on disk for a restart.
+func (n *node) crash() error { return n.closeAll() }
 
 // closeAll closes whatever startNode opened, in reverse order; it is safe on
 // a half-started node.
@@ -397,15 +227,7 @@ func (n *node) closeAll() error {
 	if n.obs != nil {
 		n.obs.Close()
 	}
-	if n.r != nil {
-		errs = append(errs, n.r.Shutdown().Error()) // a no-op once shut down
-	}
-	if n.trans != nil {
-		// Close stops the listener only: close the pooled connections too,
-		// as a process exit would, so the peers' handlers of them end.
-		errs = append(errs, n.trans.Close())
-		n.trans.CloseStreams()
-	}
+	errs = append(errs, n.closeRaft())
 	if n.grpcSrv != nil {
 		n.grpcSrv.Stop()
 	} else if n.grpcLis != nil {
@@ -429,9 +251,6 @@ func (n *node) closeAll() error {
 	if n.client != nil {
 		n.client.CloseIdleConnections()
 	}
-	if n.bolt != nil {
-		errs = append(errs, n.bolt.Close())
-	}
 	// The tracker first: it flushes its final state; then the providers
 	// export what is left and stop.
 	if n.tracker != nil {
@@ -445,14 +264,27 @@ func (n *node) closeAll() error {
 	return errors.Join(errs...)
 }
 
-// fsm is the replicated state machine: this example replicates nothing but
-// its membership, which Raft keeps itself.
-type fsm struct{}
+// httpAddr is the address other nodes reach this one's HTTP server at.
+func (n *node) httpAddr() string {
+	if n.cfg.Advertise != "" {
+		return n.cfg.Advertise
+	}
+	return n.lis.Addr().String()
+}
 
-func (fsm) Apply(*raft.Log) any                    { return nil }
-func (fsm) Snapshot() (raft.FSMSnapshot, error)    { return snapshot{}, nil }
-func (fsm) Restore(rc io.ReadCloser) error         { return rc.Close() }
-func (snapshot) Persist(s raft.SnapshotSink) error { return s.Close() }
-func (snapshot) Release()                          {}
+// consoleLogger is where the trackers' records go: readable text, one line
+// per transition, each carrying its node.id.
+func consoleLogger() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, nil)) }
 
-type snapshot struct{}
+// printURLs says where to look at the node.
+func (n *node) printURLs() {
+	base := "http://" + n.httpAddr()
+	fmt.Printf("node %s: %s/cluster/status  %s/readyz  %s/livez  %s/metrics  (raft %s)\n",
+		n.cfg.ID, base, base, base, base, n.raftAddr())
+	if n.grpcLis != nil {
+		fmt.Printf("node %s: grpc.health.v1 on %s\n", n.cfg.ID, n.grpcLis.Addr())
+	}
+	if n.adminLis != nil {
+		fmt.Printf("node %s: admin: curl -X POST -d reason http://%s/admin/fail, then …/admin/recover\n", n.cfg.ID, n.adminLis.Addr())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -51,15 +54,13 @@ func TestSingleNodeCommandLine(t *testing.T) {
 	adminAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	started := make(chan *node, 1)
-	singleStarted = func(n *node) { started <- n }
-	t.Cleanup(func() { singleStarted = func(*node) {} })
+	data := filepath.Join(t.TempDir(), "n1")
 	done := make(chan error, 1)
 	go func() {
 		done <- single(ctx, []string{
 			"-id", "n1", "-listen", httpAddr,
 			"-raft", fmt.Sprintf("0.0.0.0:%d", raftPort), "-raft-advertise", fmt.Sprintf("localhost:%d", raftPort),
-			"-seeds", httpAddr + ",127.0.0.1:99999", "-data", filepath.Join(t.TempDir(), "n1"), // the lowest seed: it bootstraps
+			"-seeds", httpAddr + ",127.0.0.1:99999", "-data", data, // the lowest seed: it bootstraps
 			"-grpc", grpcAddr, "-admin", adminAddr, "-drain-delay", "1s",
 		})
 	}()
@@ -114,13 +115,6 @@ func TestSingleNodeCommandLine(t *testing.T) {
 		t.Errorf("gRPC health %v when Ready", got)
 	}
 
-	// The cluster's configuration holds the advertised name, not the
-	// bound 0.0.0.0.
-	cfgs := raftServers(t, <-started)
-	if want := fmt.Sprintf("localhost:%d", raftPort); len(cfgs) != 1 || cfgs[0] != want {
-		t.Errorf("Raft configuration %v, want [%s]", cfgs, want)
-	}
-
 	adminPost(t, "http://"+adminAddr+"/admin/fail", "disk full\nphase=ready")
 	expect("Failed by the admin endpoint", func() bool {
 		return lifecycle(base) == `{"phase":"failed","reason":"disk full phase=ready"}`
@@ -155,6 +149,12 @@ func TestSingleNodeCommandLine(t *testing.T) {
 	if status("/readyz") != 0 {
 		t.Error("HTTP still answers after the node stopped")
 	}
+
+	// The cluster's configuration, as the node left it on disk, holds the
+	// advertised name, not the bound 0.0.0.0.
+	if got, want := raftServers(t, data), fmt.Sprintf("localhost:%d", raftPort); len(got) != 1 || got[0] != want {
+		t.Errorf("Raft configuration %v, want [%s]", got, want)
+	}
 }
 
 // lifecycle is the node's /cluster/status lifecycle object, "" when it
@@ -174,16 +174,28 @@ func lifecycle(base string) string {
 	return string(doc.Lifecycle)
 }
 
-// raftServers are the addresses in the Raft configuration of the node
-// single started.
-func raftServers(t *testing.T, n *node) []string {
+// raftServers are the addresses in the Raft configuration stored in the
+// data directory of a node that has stopped, read as Raft would read it on
+// a restart.
+func raftServers(t *testing.T, dir string) []string {
 	t.Helper()
-	f := n.r.GetConfiguration()
-	if err := f.Error(); err != nil {
+	bolt, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	snaps, err := raft.NewFileSnapshotStore(dir, 1, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, trans := raft.NewInmemTransport("")
+	defer trans.Close()
+	cfg, err := raft.GetConfiguration(raftConfig("n1", defaultTiming), fsm{}, bolt, bolt, snaps, trans)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
-	for _, s := range f.Configuration().Servers {
+	for _, s := range cfg.Servers {
 		out = append(out, string(s.Address))
 	}
 	return out
