@@ -498,7 +498,7 @@ func pollPrometheus(p promAPI, truth *fleetTruth, r fleetRecord) promSample {
 				switch {
 				case s.Metric["__name__"] == "cluster_lifecycle_state" && s.Metric["state"] == r.Phase:
 					state = sampleValue([]sample{s})
-				case s.Metric["__name__"] == "cluster_lifecycle_phase_entries_total" && s.Metric["phase"] == r.Phase:
+				case s.Metric["__name__"] == "cluster_lifecycle_phase_entries_total" && s.Metric["state"] == r.Phase:
 					entries = sampleValue([]sample{s})
 				}
 			}
