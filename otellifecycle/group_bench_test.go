@@ -72,17 +72,15 @@ func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 		metric.WithDescription("Current cluster join attempt, counted from 0; observed only while joining."))
 	nodes, _ := meter.Int64ObservableGauge("cluster.lifecycle.nodes", metric.WithUnit("{node}"),
 		metric.WithDescription("Nodes in the cluster as this node sees it; observed only while ready."))
-	trans, _ := meter.Int64ObservableCounter("cluster.lifecycle.transitions", metric.WithUnit("{transition}"),
-		metric.WithDescription("Cluster lifecycle transitions, by the phase left (from) and the phase entered (to)."))
 	entries, _ := meter.Int64ObservableCounter("cluster.lifecycle.phase.entries", metric.WithUnit("{entry}"),
 		metric.WithDescription("Times the cluster lifecycle entered each phase; every phase is observed from the tracker's creation, at 0 until entered."))
 	_, _ = meter.Float64Histogram("cluster.lifecycle.phase.duration", metric.WithUnit("s"),
-		metric.WithDescription("Time spent in a cluster lifecycle phase, recorded when the phase is left."))
+		metric.WithDescription("Time spent in a cluster lifecycle phase, from entering it until leaving it for another phase."))
 	opts := make([][8][]metric.ObserveOption, n)
 	entryOpts := make([][8][]metric.ObserveOption, n)
 	for i := range n {
 		opts[i] = oneHotOptions(attribute.Int("shard", i))
-		entryOpts[i] = labelOptions("phase", attribute.Int("shard", i))
+		entryOpts[i] = labelOptions("state", attribute.Int("shard", i))
 	}
 	countOpts := oneHotOptions()
 	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
@@ -98,7 +96,7 @@ func bareSeries(b *testing.B, n int) *sdkmetric.ManualReader {
 			observeEntries(o, entries, &entryOpts[i], nil)
 		}
 		return nil
-	}, g, count, attempt, nodes, trans, entries); err != nil {
+	}, g, count, attempt, nodes, entries); err != nil {
 		b.Fatal(err)
 	}
 	return reader
@@ -309,42 +307,55 @@ func BenchmarkTransitionInGroup(b *testing.B) {
 	}
 }
 
-// BenchmarkMillionTrackers holds 1,000,000 trackers of an aggregate-only
-// group with no history, and reports the heap they take and one collection.
+// BenchmarkMillionTrackers holds a million vshard trackers (an
+// aggregate-only group, WithHistory(0), one attribute, each Joining then
+// Ready) and times a collection of them all; it reports the heap they
+// hold. providers=noop gives them noop tracer and logger providers,
+// providers=default leaves the global ones, as a service that passes
+// none does.
 func BenchmarkMillionTrackers(b *testing.B) {
-	ctx := b.Context()
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	g, err := otellifecycle.NewGroup(otellifecycle.WithMeterProvider(mp), otellifecycle.WithoutTrackerSeries())
-	if err != nil {
-		b.Fatal(err)
+	for _, providers := range []string{"noop", "default"} {
+		b.Run("providers="+providers, func(b *testing.B) {
+			ctx := b.Context()
+			reader := sdkmetric.NewManualReader()
+			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+			b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+			g, err := otellifecycle.NewGroup(otellifecycle.WithMeterProvider(mp), otellifecycle.WithoutTrackerSeries())
+			if err != nil {
+				b.Fatal(err)
+			}
+			const n = 1_000_000
+			before := heapAlloc()
+			ts := make([]*otellifecycle.Tracker, n)
+			for i := range ts {
+				opts := []otellifecycle.Option{otellifecycle.WithGroup(g), otellifecycle.WithHistory(0), otellifecycle.WithAttributes(attribute.Int("vshard", i))}
+				if providers == "noop" {
+					opts = light(opts...)
+				} else {
+					opts = append(opts, otellifecycle.WithLogger(quiet))
+				}
+				if ts[i], err = otellifecycle.New(opts...); err != nil {
+					b.Fatal(err)
+				}
+				ts[i].ToJoining(ctx, 0)
+				ts[i].ToReady(ctx, 3)
+			}
+			heap := float64(heapAlloc() - before)
+			b.Cleanup(func() {
+				for _, t := range ts {
+					_ = t.Close()
+				}
+				_ = g.Close()
+			})
+			var rm metricdata.ResourceMetrics
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := reader.Collect(ctx, &rm); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(heap/(1<<20), "heap-MiB")
+			b.ReportMetric(heap/n, "B/tracker")
+		})
 	}
-	const n = 1_000_000
-	before := heapAlloc()
-	ts := make([]*otellifecycle.Tracker, n)
-	for i := range ts {
-		if ts[i], err = otellifecycle.New(light(otellifecycle.WithGroup(g), otellifecycle.WithHistory(0),
-			otellifecycle.WithAttributes(attribute.Int("vshard", i)))...); err != nil {
-			b.Fatal(err)
-		}
-		ts[i].ToJoining(ctx, 0)
-		ts[i].ToReady(ctx, 3)
-	}
-	heap := float64(heapAlloc() - before)
-	b.Cleanup(func() {
-		for _, t := range ts {
-			_ = t.Close()
-		}
-		_ = g.Close()
-	})
-	var rm metricdata.ResourceMetrics
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := reader.Collect(ctx, &rm); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(heap/(1<<20), "heap-MiB")
-	b.ReportMetric(heap/n, "B/tracker")
 }

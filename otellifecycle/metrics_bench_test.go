@@ -64,7 +64,7 @@ func bareGauge(tb testing.TB) *sdkmetric.ManualReader {
 		tb.Fatal(err)
 	}
 	entries, _ := meter.Int64ObservableCounter("cluster.lifecycle.phase.entries")
-	opts, entryOpts := oneHotOptions(), labelOptions("phase")
+	opts, entryOpts := oneHotOptions(), labelOptions("state")
 	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		observeOneHot(o, g, &opts, 4)
 		observeEntries(o, entries, &entryOpts, nil)
@@ -75,9 +75,10 @@ func bareGauge(tb testing.TB) *sdkmetric.ManualReader {
 	return reader
 }
 
-// bareInstruments is the baseline for a tracker that has made transitions:
-// the same six instruments with the same points, registered directly on
-// the SDK (the gauges from precomputed sets in one callback).
+// bareInstruments is the baseline for a tracker that has made transitions
+// (Starting → Joining → Ready): the same instruments with the same points,
+// registered directly on the SDK (the gauges and the entries from
+// precomputed sets in one callback; the join's duration in the histogram).
 func bareInstruments(tb testing.TB) *sdkmetric.ManualReader {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
@@ -85,28 +86,20 @@ func bareInstruments(tb testing.TB) *sdkmetric.ManualReader {
 	meter := mp.Meter("baseline")
 	g, _ := meter.Int64ObservableGauge("cluster.lifecycle.state")
 	nodes, _ := meter.Int64ObservableGauge("cluster.lifecycle.nodes")
-	count, _ := meter.Int64ObservableCounter("cluster.lifecycle.transitions")
 	entries, _ := meter.Int64ObservableCounter("cluster.lifecycle.phase.entries")
-	entryOpts := labelOptions("phase")
+	entryOpts := labelOptions("state")
 	hist, _ := meter.Float64Histogram("cluster.lifecycle.phase.duration", metric.WithExplicitBucketBoundaries(
-		0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
+		0.1, 0.25, 1, 2.5, 10, 30, 120, 600))
 	opts := oneHotOptions()
-	pair := func(from, to string) []metric.ObserveOption {
-		return []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("from", from), attribute.String("to", to)))}
-	}
-	p1, p2 := pair("starting", "joining"), pair("joining", "ready")
 	if _, err := meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		observeOneHot(o, g, &opts, 4)
 		o.ObserveInt64(nodes, 3)
-		o.ObserveInt64(count, 1, p1...)
-		o.ObserveInt64(count, 1, p2...)
 		observeEntries(o, entries, &entryOpts, map[int]int64{3: 1, 4: 1})
 		return nil
-	}, g, nodes, count, entries); err != nil {
+	}, g, nodes, entries); err != nil {
 		tb.Fatal(err)
 	}
-	hist.Record(context.Background(), 1, metric.WithAttributes(attribute.String("phase", "starting")))
-	hist.Record(context.Background(), 1, metric.WithAttributes(attribute.String("phase", "joining")))
+	hist.Record(context.Background(), 1, metric.WithAttributes(attribute.String("state", "joining")))
 	return reader
 }
 
