@@ -12,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
 	"github.com/lifecyclekit/lifecycle/exporters/promexport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
@@ -223,5 +227,37 @@ func TestStatusMetricExpositionLines(t *testing.T) {
 	}
 	if v, ok := value(mfs["cluster_lifecycle_phase_entries_total"], "cluster_lifecycle_state", "ready"); !ok || v != 1 {
 		t.Fatalf(`cluster_lifecycle_phase_entries_total{cluster_lifecycle_state="ready"} = %v (present %v)`, v, ok)
+	}
+}
+
+// Why the duration histogram has explicit buckets: an exponential
+// histogram, which OpenTelemetry offers for exactly this, reaches the text
+// exposition (what Prometheus 2, and Prometheus 3 without native
+// histograms, scrape) as its count and sum only, with no bucket to take a
+// quantile from; only a protobuf scrape carries it as a native histogram.
+func TestAnExponentialHistogramKeepsNoBucketInTheTextExposition(t *testing.T) {
+	prom, err := promexport.New(promexport.WithoutScopeInfo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(prom.Reader()), sdkmetric.WithView(sdkmetric.NewView(
+		sdkmetric.Instrument{Name: "cluster.lifecycle.phase.duration"},
+		sdkmetric.Stream{Aggregation: sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}})))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	h, err := mp.Meter(otellifecycle.ScopeName).Float64Histogram("cluster.lifecycle.phase.duration", metric.WithUnit("s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []float64{0.4, 1.5, 3, 12} {
+		h.Record(context.Background(), v, metric.WithAttributes(attribute.String("state", "joining")))
+	}
+	got := exposition(t, prom.Handler(), "cluster_lifecycle_phase_duration")
+	want := []string{
+		`cluster_lifecycle_phase_duration_seconds_bucket{state="joining",le="+Inf"} 4`,
+		`cluster_lifecycle_phase_duration_seconds_sum{state="joining"} 16.9`,
+		`cluster_lifecycle_phase_duration_seconds_count{state="joining"} 4`,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("text exposition of an exponential histogram:\n%s\nwant only:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
