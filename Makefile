@@ -7,7 +7,7 @@
 # Jaeger modules under examples/otel-collector are programs the e2e test
 # builds and runs; they are not ours to test or lint.
 GO        ?= go
-MODULES   := . exporters/otelsetup exporters/promexport exporters/sdnotify exporters/grpchealth instrumentation/github.com/hashicorp/raft/lifecycleraft instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist examples/raft-node examples/kubernetes examples/otel-collector/compose examples/otel-collector/e2e
+MODULES   := . exporters/otelsetup exporters/promexport exporters/sdnotify exporters/grpchealth instrumentation/github.com/hashicorp/raft/lifecycleraft instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist examples/raft-node examples/kubernetes examples/otel-collector/compose examples/otel-collector/e2e mixin
 BUILDONLY := examples/otel-collector/collector examples/otel-collector/jaeger
 BENCH     ?= .
 BENCHTIME ?= 1s
@@ -64,12 +64,23 @@ fuzz:
 	cd exporters/promexport && $(GO) test -run '^$$' -fuzz '^FuzzReasonInExposition$$' -fuzztime $$((5000*$(FUZZX)))x -fuzzminimizetime 2s .
 
 ## lint: go vet, gofmt, go mod tidy -diff and staticcheck (when it can be fetched from the module proxy), in every module
-lint: modules
+lint: modules mixin-check
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@set -e; sc=""; if $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -version >/dev/null 2>&1; then sc=yes; \
 	else echo "staticcheck unavailable from the module proxy: skipped"; fi; \
 	for m in $(MODULES); do echo "== $$m"; (cd $$m && $(GO) vet -tags e2e ./... && $(GO) mod tidy -diff && \
 		if [ -n "$$sc" ]; then $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -tags e2e ./...; fi); done
+
+## mixin: render the monitoring mixin (mixin/mixin.libsonnet) with go-jsonnet into the files the examples
+## load, configured by examples/otel-collector/mixin.jsonnet: the alert rules (alerts.yml) and the Grafana
+## dashboards (grafana/dashboards/). mixin-check, part of make lint, fails when they differ from a fresh render.
+MIXIN_ARGS := -root $(CURDIR) -config examples/otel-collector/mixin.jsonnet \
+	-alerts examples/otel-collector/alerts.yml -dashboards examples/otel-collector/grafana/dashboards
+.PHONY: mixin mixin-check
+mixin:
+	cd mixin && $(GO) run ./cmd/mixin $(MIXIN_ARGS)
+mixin-check:
+	@cd mixin && $(GO) run ./cmd/mixin $(MIXIN_ARGS) -check
 
 ## tidy: go mod tidy in every module
 tidy:

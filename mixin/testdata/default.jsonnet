@@ -1,0 +1,2 @@
+// The mixin as it comes, every knob at its default.
+import '../mixin.libsonnet'
