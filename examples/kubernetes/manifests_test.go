@@ -25,6 +25,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/gosource"
 )
 
 // The files under test, in this folder.
@@ -130,7 +132,7 @@ func load(t *testing.T) *manifests {
 	return m
 }
 
-func source(t *testing.T) *raftNode {
+func source(t *testing.T) *gosource.Program {
 	t.Helper()
 	n, err := readRaftNode()
 	if err != nil {
@@ -426,12 +428,12 @@ func TestProbesUseThePathsRaftNodeServes(t *testing.T) {
 				if got := p.probe.HTTPGet.Path; got != p.path {
 					t.Errorf("%s: %s GETs %s, want %s", n.name, p.kind, got, p.path)
 				}
-				if !src.servesGET(p.probe.HTTPGet.Path) {
+				if !src.ServesGET(p.probe.HTTPGet.Path) {
 					t.Errorf("%s: %s GETs %s, which raft-node does not serve: no mux.Handle(%q, …) in %s/*.go (it serves %v)",
-						n.name, p.kind, p.probe.HTTPGet.Path, p.probe.HTTPGet.Path, raftNodeDir, slices.Sorted(maps.Keys(src.routes)))
+						n.name, p.kind, p.probe.HTTPGet.Path, p.probe.HTTPGet.Path, raftNodeDir, slices.Sorted(maps.Keys(src.Routes)))
 				}
 			case p.probe.GRPC != nil && p.kind == "readinessProbe":
-				if src.grpcHealth == "" {
+				if src.GRPCHealth == "" {
 					t.Errorf("%s: %s calls grpc.health.v1, which raft-node does not serve: no RegisterHealthServer call in %s/*.go", n.name, p.kind, raftNodeDir)
 				}
 				if s := p.probe.GRPC.Service; s != nil && *s != "" {
@@ -451,19 +453,19 @@ func TestArgsUseOnlyFlagsRaftNodeDefines(t *testing.T) {
 	t.Parallel()
 	src := source(t)
 	var defined []string
-	for _, name := range slices.Sorted(maps.Keys(src.flags)) {
+	for _, name := range slices.Sorted(maps.Keys(src.Flags)) {
 		defined = append(defined, "-"+name)
 	}
 	eachNode(t, func(t *testing.T, n node) {
 		for _, name := range slices.Sorted(maps.Keys(n.flags)) {
-			def, ok := src.flags[name]
+			def, ok := src.Flags[name]
 			if !ok {
-				t.Errorf("%s: -%s is not a flag of raft-node: no fs.String(%q, …) or the like on flag.NewFlagSet(\"raft-node\", …) in %s/main.go (its flags: %s)",
+				t.Errorf("%s: -%s is not a flag of raft-node: no fs.String(%q, …) or the like on flag.NewFlagSet(\"raft-node\", …) in %s/*.go (its flags: %s)",
 					n.name, name, name, raftNodeDir, strings.Join(defined, " "))
 				continue
 			}
-			if !def.boolean && slices.Contains(n.c.Args, "-"+name) && n.flags[name] == "true" {
-				t.Errorf("%s: -%s takes a value (%s) and has none", n.name, name, def.pos)
+			if def.Kind != "bool" && slices.Contains(n.c.Args, "-"+name) && n.flags[name] == "true" {
+				t.Errorf("%s: -%s takes a value (%s) and has none", n.name, name, def.Pos)
 			}
 		}
 	})
