@@ -1,9 +1,11 @@
 // Package testsupport is what the tests of every module of this repository
-// share: polling with a deadline, the capture of errors reported through
+// share: polling with a deadline, waiting for a tracker's state and
+// checking its state gauge, the capture of errors reported through
 // otel.Handle, and the README's code blocks (so that each is compiled
-// code, checked against the README byte for byte). Only tests import it; it depends on the standard
-// library and the OpenTelemetry API alone, so it adds nothing to the root
-// module's requirements.
+// code, checked against the README byte for byte). Only tests import it;
+// it depends on the standard library, the OpenTelemetry API and SDK and
+// otellifecycle alone, so it adds nothing to the root module's
+// requirements.
 package testsupport
 
 import (

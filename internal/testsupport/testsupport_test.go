@@ -1,13 +1,19 @@
 package testsupport_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/lifecyclekit/lifecycle/internal/testsupport"
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
 func TestPollReturnsOnceTheConditionHolds(t *testing.T) {
@@ -57,5 +63,50 @@ func TestErrorLogCollectsWhatOTelHandles(t *testing.T) {
 	otel.Handle(errors.New("two"))
 	if all := log.All(); log.Len() != 2 || all[0].Error() != "one" || all[1].Error() != "two" {
 		t.Fatalf("recorded %v", all)
+	}
+}
+
+// errorf records Error and Errorf calls instead of failing the test.
+type errorf struct {
+	testing.TB
+	errs []string
+}
+
+func (e *errorf) Helper()           {}
+func (e *errorf) Error(args ...any) { e.errs = append(e.errs, fmt.Sprint(args...)) }
+func (e *errorf) Errorf(format string, args ...any) {
+	e.errs = append(e.errs, fmt.Sprintf(format, args...))
+}
+
+func TestWantStateGaugeHoldsTheOneHotGaugeWithItsAttributes(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	node := attribute.String("node.id", "n1")
+	tracker, err := otellifecycle.New(otellifecycle.WithMeterProvider(mp), otellifecycle.WithAttributes(node),
+		otellifecycle.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tracker.Close()
+	go tracker.ToReady(context.Background(), 3)
+	if s := testsupport.WaitState(t, tracker, "Ready", time.Second, otellifecycle.State.IsReady); s != otellifecycle.ReadyState(3) {
+		t.Fatalf("WaitState returned %v, want ready (3 nodes)", s)
+	}
+	testsupport.WantStateGauge(t, reader, otellifecycle.Ready, node)
+
+	for _, tc := range []struct {
+		name  string
+		phase otellifecycle.Phase
+		attrs []attribute.KeyValue
+	}{
+		{"another phase", otellifecycle.Failed, []attribute.KeyValue{node}},
+		{"without the attributes", otellifecycle.Ready, nil},
+	} {
+		e := &errorf{TB: t}
+		testsupport.WantStateGauge(e, reader, tc.phase, tc.attrs...)
+		if len(e.errs) == 0 {
+			t.Errorf("%s: WantStateGauge reported nothing", tc.name)
+		}
 	}
 }
