@@ -56,18 +56,10 @@ func testCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	for i := range c.cfgs {
-		waitState(t, c.node(i), otellifecycle.ReadyState(3))
+		testsupport.WaitState(t, c.node(i).tracker, c.cfgs[i].ID+": Ready{3}", waitFor,
+			func(s otellifecycle.State) bool { return s == otellifecycle.ReadyState(3) })
 	}
 	return c
-}
-
-func waitState(t *testing.T, n *node, want otellifecycle.State) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	if s, err := n.tracker.Wait(ctx, func(s otellifecycle.State) bool { return s == want }); err != nil {
-		t.Fatalf("%s: %v is not %v: %v (history %v)", n.cfg.ID, s, want, err, details(n.tracker.History()))
-	}
 }
 
 func details(h []otellifecycle.Transition) []string {

@@ -111,7 +111,9 @@ func startNode(ctx context.Context, cfg config) (n *node, err error) {
 	}
 	// Right after NewRaft, before bootstrap or join: Observe reads whether
 	// Raft has state (Restarting) or not (Starting).
-	n.obs = lifecycleraft.Observe(n.r, n.tracker, raft.ServerID(cfg.ID), n.observerOptions()...)
+	if n.obs, err = lifecycleraft.Observe(n.r, n.tracker, raft.ServerID(cfg.ID), n.observerOptions()...); err != nil {
+		return n, err
+	}
 	n.serve() // HTTP, gRPC health, admin
 	return n, nil
 }
@@ -174,11 +176,9 @@ func (n *node) trackerOptions() []otellifecycle.Option {
 }
 
 // observerOptions are the Raft timings; the Raft instruments go to the
-// tracker's providers with its node.id.
+// tracker's providers with its node.id, which the Observer inherits.
 func (n *node) observerOptions() []lifecycleraft.Option {
 	opts := []lifecycleraft.Option{
-		lifecycleraft.WithMeterProvider(n.providers.Meter),
-		lifecycleraft.WithAttributes(attribute.String("node.id", n.cfg.ID)),
 		lifecycleraft.WithPollInterval(n.cfg.Timing.Poll),
 		lifecycleraft.WithLeaderlessTimeout(n.cfg.Timing.Leaderless),
 	}
@@ -225,7 +225,7 @@ func (n *node) crash() error { return n.closeAll() }
 func (n *node) closeAll() error {
 	var errs []error
 	if n.obs != nil {
-		n.obs.Close()
+		errs = append(errs, n.obs.Close())
 	}
 	errs = append(errs, n.closeRaft())
 	if n.grpcSrv != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,12 +13,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
 	"github.com/lifecyclekit/lifecycle/internal/testsupport"
@@ -44,13 +40,12 @@ const (
 	inmem                      // raft.NewInmemTransport: partitions on demand
 )
 
-// stores are a node's Raft storage; a restarted node gets its old ones.
+// stores are a node's Raft storage; a restarted node gets its old ones,
+// as a process restarting on its data directory would.
 type stores struct {
 	logs   raft.LogStore
 	stable raft.StableStore
 	snaps  raft.SnapshotStore
-	bolt   string       // the BoltDB file, "" for in-memory stores
-	close  func() error // closes the BoltDB file (idempotent)
 }
 
 // node is one Raft server with its own tracker and Observer, as a process
@@ -103,30 +98,7 @@ func raftConfig(id raft.ServerID) *raft.Config {
 // memStores are fresh in-memory stores.
 func memStores() stores {
 	s := raft.NewInmemStore()
-	return stores{logs: s, stable: s, snaps: raft.NewInmemSnapshotStore(), close: func() error { return nil }}
-}
-
-// boltStores opens (or reopens) a BoltDB file and a file snapshot store
-// in dir.
-func boltStores(t *testing.T, dir string) stores {
-	t.Helper()
-	path := filepath.Join(dir, "raft.db")
-	b, err := raftboltdb.New(raftboltdb.Options{Path: path, BoltOptions: &bbolt.Options{Timeout: time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snaps, err := raft.NewFileSnapshotStore(dir, 1, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	var cerr error
-	s := stores{logs: b, stable: b, snaps: snaps, bolt: path, close: func() error {
-		once.Do(func() { cerr = b.Close() })
-		return cerr
-	}}
-	t.Cleanup(func() { _ = s.close() })
-	return s
+	return stores{logs: s, stable: s, snaps: raft.NewInmemSnapshotStore()}
 }
 
 // add starts a fresh node named id.
@@ -141,14 +113,7 @@ func (c *cluster) restart(old *node, opts ...nodeOptions) *node {
 	if old.r.State() != raft.Shutdown {
 		c.t.Fatalf("%s: restart of a running node", old.id)
 	}
-	s := old.stores
-	if s.bolt != "" {
-		if err := s.close(); err != nil {
-			c.t.Fatal(err)
-		}
-		s = boltStores(c.t, filepath.Dir(s.bolt))
-	}
-	return c.startNode(old.id, old.addr, s, opts...)
+	return c.startNode(old.id, old.addr, old.stores, opts...)
 }
 
 func (c *cluster) startNode(id raft.ServerID, addr raft.ServerAddress, st stores, opts ...nodeOptions) *node {
@@ -200,15 +165,20 @@ func (c *cluster) startNode(id raft.ServerID, addr raft.ServerAddress, st stores
 		t.Fatal(err)
 	}
 	n := &node{id: id, addr: trans.LocalAddr(), r: r, trans: trans, stores: st, tracker: tracker, reader: reader, started: time.Now()}
-	n.obs = lifecycleraft.Observe(r, tracker, id, append([]lifecycleraft.Option{
-		lifecycleraft.WithMeterProvider(mp),
+	// The Raft instruments go to the tracker's provider, with its node.id:
+	// the Observer inherits both.
+	n.obs, err = lifecycleraft.Observe(r, tracker, id, append([]lifecycleraft.Option{
 		lifecycleraft.WithLeaderlessTimeout(leaderless),
 		lifecycleraft.WithPollInterval(poll),
 	}, o.observer...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
-		n.obs.Close()
+		if err := n.obs.Close(); err != nil {
+			t.Errorf("%s: Observer.Close: %v", id, err)
+		}
 		n.kill()
-		_ = st.close()
 		if err := tracker.Close(); err != nil {
 			t.Errorf("%s: tracker.Close: %v", id, err)
 		}
@@ -334,13 +304,7 @@ func isReady(nodes int) func(otellifecycle.State) bool {
 // waitState waits, within waitFor, until n's tracker satisfies until.
 func (n *node) waitState(t testing.TB, what string, until func(otellifecycle.State) bool) otellifecycle.State {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
-	defer cancel()
-	s, err := n.tracker.Wait(ctx, until)
-	if err != nil {
-		t.Fatalf("%s: not %s within %v (%v): now %v; history %s", n.id, what, waitFor, err, s, n.timeline(time.Time{}))
-	}
-	return s
+	return testsupport.WaitState(t, n.tracker, string(n.id)+": "+what, waitFor, until)
 }
 
 // waitLeaderOtherThan waits until n's Raft knows a leader that is not
@@ -403,6 +367,14 @@ func (n *node) wantStates(t testing.TB, want ...string) {
 	t.Helper()
 	if got := n.states(t); !slices.Equal(got, want) {
 		t.Errorf("%s: states %q, want %q", n.id, got, want)
+	}
+}
+
+// wantStatesEnd checks that n's states end in want, in order.
+func (n *node) wantStatesEnd(t testing.TB, want ...string) {
+	t.Helper()
+	if got := n.states(t); len(got) < len(want) || !slices.Equal(got[len(got)-len(want):], want) {
+		t.Errorf("%s: states %q, want them to end in %q", n.id, got, want)
 	}
 }
 
@@ -486,25 +458,10 @@ func (n *node) collect(t testing.TB) map[string]metricdata.Metrics {
 }
 
 // wantGauge checks the tracker's one-hot state gauge: every label
-// reported, want's at 1, the others at 0.
+// reported with n's node.id, want's at 1, the others at 0.
 func (n *node) wantGauge(t testing.TB, want otellifecycle.Phase) {
 	t.Helper()
-	var g metricdata.Gauge[int64]
-	for _, l := range otellifecycle.AllLabels() {
-		v := int64(0)
-		if l == string(want) {
-			v = 1
-		}
-		g.DataPoints = append(g.DataPoints, metricdata.DataPoint[int64]{
-			Attributes: attribute.NewSet(attribute.String("node.id", string(n.id)), attribute.String("state", l)),
-			Value:      v,
-		})
-	}
-	got, ok := n.collect(t)[otellifecycle.DefaultMetricName]
-	if !ok {
-		t.Fatalf("%s: no %s", n.id, otellifecycle.DefaultMetricName)
-	}
-	metricdatatest.AssertAggregationsEqual(t, g, got.Data, metricdatatest.IgnoreTimestamp())
+	testsupport.WantStateGauge(t, n.reader, want, attribute.String("node.id", string(n.id)))
 }
 
 // fsm is a state machine that keeps nothing: the tests are about

@@ -13,10 +13,11 @@ import (
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
-// A service that joins an existing Raft cluster is instrumented in three
-// lines: Observe right after raft.NewRaft, Shutdown instead of
-// r.Shutdown, and Join around its own join request. The tracker then shows
-// starting, joining cluster (attempt 0), ready (2 nodes).
+// A service that joins an existing Raft cluster: Observe right after
+// raft.NewRaft, Shutdown instead of r.Shutdown, and Join around its own
+// join request (the node that starts a cluster calls Bootstrap instead).
+// The tracker then shows starting, joining cluster (attempt 0), ready
+// (2 nodes), and the service calls none of its To* methods.
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -41,7 +42,10 @@ func Example() {
 		return seed.AddVoter("n2", transport.LocalAddr(), 0, time.Second).Error()
 	}
 
-	obs := lifecycleraft.Observe(r, tracker, "n2")
+	obs, err := lifecycleraft.Observe(r, tracker, "n2")
+	if err != nil {
+		panic(err)
+	}
 	defer obs.Shutdown()
 	if err := obs.Join(ctx, askSeedToAddMe); err != nil {
 		panic(err)

@@ -2,6 +2,7 @@ package lifecycleraft_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -63,14 +65,10 @@ func leaderKilled(t *testing.T, size int) {
 	for _, s := range survivors {
 		s.waitState(t, fmt.Sprintf("Ready{%d}", size-1), isReady(size-1))
 		s.wantGauge(t, otellifecycle.Ready)
-		if got := s.states(t); got[len(got)-2] != fmt.Sprintf("ready:%d", size) {
-			t.Errorf("%s: states %q, want ready:%d before ready:%d", s.id, got, size, size-1)
-		}
+		s.wantStatesEnd(t, fmt.Sprintf("ready:%d", size), fmt.Sprintf("ready:%d", size-1))
 	}
 	old.wantGauge(t, otellifecycle.Failed)
-	if got := old.states(t); got[len(got)-1] != "failed:raft shut down" {
-		t.Errorf("%s: states %q, want failed:raft shut down last", old.id, got)
-	}
+	old.wantStatesEnd(t, "failed:raft shut down")
 }
 
 // When two of three nodes go down, the survivor (the leader, which steps
@@ -112,9 +110,7 @@ func TestQuorumLostFailsAfterTimeoutAndRecovers(t *testing.T) {
 	survivor.wantPhases(t, "starting", survivor.formedBy, "ready", "failed", "ready")
 	survivor.wantGauge(t, otellifecycle.Ready)
 	for _, d := range down {
-		if got := d.states(t); got[len(got)-1] != "failed:raft shut down" {
-			t.Errorf("%s: states %q, want failed:raft shut down last", d.id, got)
-		}
+		d.wantStatesEnd(t, "failed:raft shut down")
 	}
 	for _, a := range again {
 		a.waitState(t, "Ready{3}", isReady(3))
@@ -161,7 +157,7 @@ func TestPartitionedMinorityFailsMajorityStaysReady(t *testing.T) {
 	iso.waitState(t, "Ready{3}", isReady(3))
 	t.Logf("%s: Ready %v after the heal;%s", iso.id, time.Since(heal).Round(time.Millisecond), iso.timeline(cut))
 	iso.wantGauge(t, otellifecycle.Ready)
-	if got := iso.states(t); !strings.HasPrefix(got[len(got)-2], "failed:") || got[len(got)-1] != "ready:3" {
+	if got := iso.states(t); len(got) < 2 || !strings.HasPrefix(got[len(got)-2], "failed:") || got[len(got)-1] != "ready:3" {
 		t.Errorf("%s: states %q, want … failed, ready:3", iso.id, got)
 	}
 	for _, m := range majority {
@@ -172,25 +168,22 @@ func TestPartitionedMinorityFailsMajorityStaysReady(t *testing.T) {
 	}
 }
 
-// A node that the service stops and starts again on its BoltDB state is
+// A node that the service stops and starts again on its Raft storage is
 // Stopping, then, as a new process, Restarting until it hears from the
-// leader, then Ready; the others never notice a change of phase.
-func TestRestartOnBoltDBIsRestartingThenReady(t *testing.T) {
+// leader, then Ready; the others never notice a change of phase. (The
+// storage is Raft's in-memory store, kept across the restart; the example
+// node, examples/raft-node, does the same on BoltDB files.)
+func TestRestartOnItsStorageIsRestartingThenReady(t *testing.T) {
 	c := newCluster(t, tcp)
-	var nodes []*node
-	for _, id := range []string{"n1", "n2", "n3"} {
-		nodes = append(nodes, c.startNode(raft.ServerID(id), "", boltStores(t, t.TempDir())))
-	}
-	c.form(nodes...)
+	n1, n2, n3 := c.add("n1"), c.add("n2"), c.add("n3")
+	c.form(n1, n2, n3)
 	f := c.followers(c.leader())[0]
 
 	stopped := time.Now()
 	if err := f.obs.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.states(t); got[len(got)-2] != "ready:3" || got[len(got)-1] != "stopping" {
-		t.Errorf("%s: states %q, want … ready:3, stopping", f.id, got)
-	}
+	f.wantStatesEnd(t, "ready:3", "stopping")
 	f.wantGauge(t, otellifecycle.Stopping)
 
 	again := c.restart(f)
@@ -198,8 +191,7 @@ func TestRestartOnBoltDBIsRestartingThenReady(t *testing.T) {
 	again.wantStates(t, "starting", "restarting", "ready:3")
 	again.wantGauge(t, otellifecycle.Ready)
 	h := again.tracker.History()
-	t.Logf("%s: restarted on %s; Restarting for %v;%s", again.id, f.stores.bolt,
-		h[1].InPhase.Round(time.Millisecond), again.timeline(stopped))
+	t.Logf("%s: restarted; Restarting for %v;%s", again.id, h[1].InPhase.Round(time.Millisecond), again.timeline(stopped))
 	for _, n := range c.followers(f) {
 		if n == again {
 			continue
@@ -237,10 +229,7 @@ func TestRemovedNodeFailsAndMayJoinAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone.waitState(t, "Ready{3}", isReady(3))
-	tail := gone.states(t)[len(gone.states(t))-3:]
-	if want := []string{"failed:removed from the configuration", "joining:0", "ready:3"}; fmt.Sprint(tail) != fmt.Sprint(want) {
-		t.Errorf("%s: states end %q, want %q", gone.id, tail, want)
-	}
+	gone.wantStatesEnd(t, "failed:removed from the configuration", "joining:0", "ready:3")
 	gone.wantGauge(t, otellifecycle.Ready)
 }
 
@@ -262,9 +251,7 @@ func TestRemovedThenShutDownStaysFailedForTheRemoval(t *testing.T) {
 	gone.kill()
 	time.Sleep(4 * poll)
 	gone.wantPhases(t, "starting", gone.formedBy, "ready", "failed")
-	if got := gone.states(t); got[len(got)-1] != "failed:removed from the configuration" {
-		t.Errorf("%s: states %q, want failed:removed from the configuration last", gone.id, got)
-	}
+	gone.wantStatesEnd(t, "failed:removed from the configuration")
 	gone.wantGauge(t, otellifecycle.Failed)
 }
 
@@ -304,9 +291,7 @@ func TestGracefulLeaveIsDrainingThenStopping(t *testing.T) {
 	if err := l.obs.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	if got := l.states(t); fmt.Sprint(got[len(got)-3:]) != fmt.Sprint([]string{"ready:3", "draining", "stopping"}) {
-		t.Errorf("%s: states %q, want … ready:3, draining, stopping", l.id, got)
-	}
+	l.wantStatesEnd(t, "ready:3", "draining", "stopping")
 	l.wantGauge(t, otellifecycle.Stopping)
 	t.Logf("%s (left):%s", l.id, l.timeline(left))
 	for _, n := range others {
@@ -350,4 +335,140 @@ func TestServiceFailHoldsUntilRecover(t *testing.T) {
 	}
 	n.wantStates(t, "starting", "joining:0", "ready:3", "failed:disk full phase=ready", "ready:3",
 		"failed:failed by the service", "stopping")
+}
+
+// A Join that gave up is history once an operator adds the node and it is
+// Ready: with three nodes, a leader failover then leaves it Ready like the
+// other survivor; with two, the lost leader shows, after the leaderless
+// timeout, as what it is (no leader), never as the old join failure.
+func TestAJoinFailureEndsOnceTheNodeIsAMember(t *testing.T) {
+	refused := errors.New("seed refused: not yet")
+	joinFails := nodeOptions{observer: []lifecycleraft.Option{lifecycleraft.WithJoinBackoff(0)}}
+	failedJoin := otellifecycle.FailedState("join failed after 1 attempts: seed refused: not yet")
+	// addedByAnOperator makes n's Join give up, then adds n as a voter on
+	// the leader, and waits until every node is Ready{size}.
+	addedByAnOperator := func(t *testing.T, c *cluster, n *node, size int) {
+		t.Helper()
+		if err := n.obs.Join(t.Context(), func(context.Context) error { return refused }); !errors.Is(err, refused) {
+			t.Fatalf("Join: %v, want %v", err, refused)
+		}
+		n.waitState(t, "Failed{join failed}", func(s otellifecycle.State) bool { return s == failedJoin })
+		if err := c.leader().r.AddVoter(n.id, n.addr, 0, time.Second).Error(); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range c.live() {
+			m.waitState(t, fmt.Sprintf("Ready{%d}", size), isReady(size))
+		}
+	}
+
+	t.Run("three nodes", func(t *testing.T) {
+		c := newCluster(t, tcp)
+		n1, n3 := c.add("n1"), c.add("n3")
+		n2 := c.add("n2", joinFails)
+		c.form(n1, n3)
+		addedByAnOperator(t, c, n2, 3)
+		old := c.leader()
+		if old == n2 {
+			t.Fatal("n2 leads: the test needs it a follower")
+		}
+		killed := time.Now()
+		old.kill()
+		n2.waitLeaderOtherThan(t, old.id)
+		time.Sleep(4 * poll)
+		for _, s := range c.followers(old) {
+			t.Logf("%s: since the kill:%s", s.id, s.timeline(killed))
+			if _, f, ok := s.failedAt(killed); ok {
+				t.Errorf("%s: %v during a failover", s.id, f)
+			}
+			if d := s.notReadyAfter(killed, time.Now()); d != 0 {
+				t.Errorf("%s: not Ready for %v during a failover", s.id, d)
+			}
+		}
+	})
+
+	t.Run("two nodes", func(t *testing.T) {
+		c := newCluster(t, tcp)
+		n1 := c.add("n1")
+		n2 := c.add("n2", joinFails)
+		c.form(n1)
+		addedByAnOperator(t, c, n2, 2)
+		killed := time.Now()
+		n1.kill()
+		want := otellifecycle.FailedState(fmt.Sprintf("no leader for more than %v (last leader n1)", leaderless))
+		n2.waitState(t, "Failed{no leader}", func(s otellifecycle.State) bool { return s == want })
+		at, first, _ := n2.failedAt(killed)
+		t.Logf("n2: since the kill:%s", n2.timeline(killed))
+		if first != want {
+			t.Errorf("n2: first %v after the kill, want %v", first, want)
+		}
+		if d := at.Sub(killed); d < leaderless {
+			t.Errorf("n2: Failed %v after the kill, before the leaderless timeout %v", d, leaderless)
+		}
+	})
+}
+
+// A leader that an operator removes (RemoveServer of its own ID; Raft's
+// ShutdownOnRemove then shuts it down) is Failed for its removal, not
+// for a shutdown: the configuration it had when it stopped no longer
+// holds it.
+func TestLeaderRemovedByAnOperatorIsFailedForTheRemoval(t *testing.T) {
+	c := newCluster(t, tcp)
+	n1, n2, n3 := c.add("n1"), c.add("n2"), c.add("n3")
+	c.form(n1, n2, n3)
+	l := c.leader()
+	others := c.followers(l)
+	removed := time.Now()
+	err := l.r.RemoveServer(l.id, 0, time.Second).Error()
+	t.Logf("%s: RemoveServer of itself: %v", l.id, err)
+	c.eventually(string(l.id)+" shut down by Raft", func() bool { return l.r.State() == raft.Shutdown })
+	l.waitState(t, "Failed{removed}", func(s otellifecycle.State) bool {
+		return s == otellifecycle.FailedState("removed from the configuration")
+	})
+	time.Sleep(4 * poll)
+	t.Logf("%s: since the removal:%s", l.id, l.timeline(removed))
+	l.wantStatesEnd(t, "ready:3", "failed:removed from the configuration")
+	l.wantGauge(t, otellifecycle.Failed)
+	for _, n := range others {
+		n.waitState(t, "Ready{2}", isReady(2))
+	}
+}
+
+// Recover hands the phase back to Raft at once, even in a leader gap: a
+// node that lost its quorum while the service had it Failed shows what
+// Raft reports (the gap is shorter than the leaderless timeout: Ready as
+// it was), then, at the timeout, Failed for want of a leader.
+func TestRecoverDuringALeaderGapShowsWhatRaftReports(t *testing.T) {
+	const timeout = 3 * time.Second // room for the steps between the gap and Recover
+	c := newCluster(t, tcp)
+	n1, n2 := c.add("n1"), c.add("n2")
+	n3 := c.add("n3", nodeOptions{observer: []lifecycleraft.Option{lifecycleraft.WithLeaderlessTimeout(timeout)}})
+	c.form(n1, n2, n3)
+	if c.leader() == n3 {
+		if err := n3.r.LeadershipTransfer().Error(); err != nil {
+			t.Fatal(err)
+		}
+		c.eventually("a leader other than n3", func() bool { l := c.leaderNow(); return l != nil && l != n3 })
+	}
+	ctx := t.Context()
+	n3.obs.Fail(ctx, "disk full")
+	n3.waitState(t, "Failed{disk full}", func(s otellifecycle.State) bool { return s == otellifecycle.FailedState("disk full") })
+
+	last := c.leader()
+	lost := time.Now()
+	n1.kill()
+	n2.kill()
+	c.eventually("n3 without a leader", func() bool { _, id := n3.r.LeaderWithID(); return id == "" })
+	time.Sleep(2 * poll) // the Observer has read the gap
+	n3.obs.Recover(ctx)
+	got := n3.tracker.Current()
+	if since := time.Since(lost); since >= timeout {
+		t.Fatalf("Recover came %v after the quorum was lost, past the leaderless timeout %v: nothing shown", since, timeout)
+	}
+	if got != otellifecycle.ReadyState(3) {
+		t.Errorf("right after Recover in a leader gap: %v, want ready (3 nodes), what Raft reports", got)
+	}
+	want := otellifecycle.FailedState(fmt.Sprintf("no leader for more than %v (last leader %s)", timeout, last.id))
+	n3.waitState(t, "Failed{no leader}", func(s otellifecycle.State) bool { return s == want })
+	t.Logf("n3: since the quorum was lost:%s", n3.timeline(lost))
+	n3.wantStatesEnd(t, "failed:disk full", "ready:3", "failed:"+want.Reason)
 }

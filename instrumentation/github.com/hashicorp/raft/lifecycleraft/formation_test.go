@@ -24,12 +24,12 @@ func TestBootstrapOneJoinTwoEndsReadyThree(t *testing.T) {
 	c.form(n1, n2, n3)
 
 	n1.wantPhases(t, "starting", "bootstrapping", "ready")
-	if got := n1.states(t); got[2] != "ready:1" {
+	if got := n1.states(t); len(got) < 3 || got[2] != "ready:1" {
 		t.Errorf("n1: first Ready %q, want ready:1 (the cluster was itself)", got[2])
 	}
 	for _, n := range []*node{n2, n3} {
 		n.wantPhases(t, "starting", "joining", "ready")
-		if got := n.states(t); got[1] != "joining:0" {
+		if got := n.states(t); len(got) < 2 || got[1] != "joining:0" {
 			t.Errorf("%s: %q, want joining:0 (attempts count from 0)", n.id, got[1])
 		}
 	}
@@ -143,7 +143,7 @@ func TestBootstrapOnExistingStateIsRestarting(t *testing.T) {
 	again.waitState(t, "Ready{1}", isReady(1))
 	// Bootstrapping may show for the instant Raft takes to refuse; what
 	// matters is that the node restarts into Ready.
-	if got := again.phases(t); got[1] != "restarting" || got[len(got)-1] != "ready" {
+	if got := again.phases(t); len(got) < 3 || got[1] != "restarting" || got[len(got)-1] != "ready" {
 		t.Errorf("phases %q, want restarting … ready", got)
 	}
 }
@@ -166,6 +166,30 @@ func TestBootstrapThroughRaftIsSeen(t *testing.T) {
 	// only after a first leader).
 	n.waitState(t, "Bootstrapping", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Bootstrapping })
 	time.Sleep(leaderless + 2*poll)
+	n.wantStates(t, "starting", "bootstrapping")
+	n.wantGauge(t, otellifecycle.Bootstrapping)
+}
+
+// A second Bootstrap of a node that is still forming its cluster (here it
+// waits for a voter that never comes) is refused by Raft
+// (raft.ErrCantBootstrap, which Raft says can be ignored) and changes
+// nothing: the node stays Bootstrapping, even before a poll has read the
+// configuration the first call made.
+func TestSecondBootstrapWhileFormingChangesNothing(t *testing.T) {
+	c := newCluster(t, inmem)
+	n := c.add("n1", nodeOptions{observer: []lifecycleraft.Option{lifecycleraft.WithPollInterval(time.Second)}})
+	cfg := raft.Configuration{Servers: []raft.Server{
+		{Suffrage: raft.Voter, ID: n.id, Address: n.addr},
+		{Suffrage: raft.Voter, ID: "absent", Address: "absent"},
+	}}
+	if err := n.obs.Bootstrap(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.obs.Bootstrap(t.Context(), cfg); !errors.Is(err, raft.ErrCantBootstrap) {
+		t.Fatalf("second Bootstrap: %v, want raft.ErrCantBootstrap", err)
+	}
+	n.wantStates(t, "starting", "bootstrapping")
+	time.Sleep(1500 * time.Millisecond) // a poll reads the configuration
 	n.wantStates(t, "starting", "bootstrapping")
 	n.wantGauge(t, otellifecycle.Bootstrapping)
 }

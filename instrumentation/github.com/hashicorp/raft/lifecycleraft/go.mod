@@ -4,9 +4,7 @@ go 1.26.0
 
 require (
 	github.com/hashicorp/raft v1.8.0
-	github.com/hashicorp/raft-boltdb/v2 v2.3.1
 	github.com/lifecyclekit/lifecycle v0.0.0-00010101000000-000000000000
-	go.etcd.io/bbolt v1.3.5
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0
@@ -14,8 +12,6 @@ require (
 )
 
 require (
-	github.com/armon/go-metrics v0.4.1 // indirect
-	github.com/boltdb/bolt v1.3.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/fatih/color v1.13.0 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
@@ -36,9 +32,3 @@ require (
 )
 
 replace github.com/lifecyclekit/lifecycle => ../../../../..
-
-// raft v1.8.0 requires go-metrics v0.7.0, which removed the compat package
-// that raft-boltdb/v2 v2.3.1 (used by the tests only) still imports; v0.6.1
-// is v0.7.0 plus compat. A replace applies to this module's own builds
-// only, never to its importers.
-replace github.com/hashicorp/go-metrics => github.com/hashicorp/go-metrics v0.6.1

@@ -36,57 +36,60 @@ type facts struct {
 	elected      int64          // LeaderObservations naming a leader
 
 	// From the service, through the Observer's helpers.
-	bootstrapping bool   // Bootstrap was called (and did not fail)
+	bootstrapping bool   // Bootstrap was called, and it or an earlier one did not fail
+	bootstrapped  bool   // a Bootstrap succeeded
 	joining       bool   // Join is running, or succeeded and the node is not yet a member
 	attempt       uint32 // Join's current or last attempt
-	joinFailed    string // Join gave up: the reason
+	joinFailed    string // Join gave up, and the node has not been a member with a leader since: the reason
 	leaving       bool   // Leave was called
 	stopping      bool   // Shutdown was called
 	failed        string // Fail was called, and Recover not since: the reason
 }
 
-// derive returns the phase the facts mean, and hold = true when they mean
-// "keep the phase as it is" (a leader election shorter than the leaderless
-// timeout). The order of the cases is the precedence documented in the
-// package documentation; keep the two in step.
-func derive(f *facts, now time.Time, leaderless time.Duration) (s otellifecycle.State, hold bool) {
+// derive returns the phase the facts mean. The order of the cases is the
+// precedence documented in the package documentation; keep the two in
+// step.
+func derive(f *facts, now time.Time, leaderless time.Duration) otellifecycle.State {
 	removed := f.wasMember && !f.member
 	switch {
 	case f.stopping:
-		return otellifecycle.StoppingState(), false
+		return otellifecycle.StoppingState()
 	case f.state == raft.Shutdown && f.leaving:
-		return otellifecycle.StoppingState(), false
+		return otellifecycle.StoppingState()
 	case f.state == raft.Shutdown && removed:
-		return otellifecycle.FailedState(reasonRemoved), false
+		return otellifecycle.FailedState(reasonRemoved)
 	case f.state == raft.Shutdown:
-		return otellifecycle.FailedState(reasonShutdown), false
+		return otellifecycle.FailedState(reasonShutdown)
 	case f.leaving:
-		return otellifecycle.DrainingState(), false
+		return otellifecycle.DrainingState()
 	case f.failed != "":
-		return otellifecycle.FailedState(f.failed), false
+		return otellifecycle.FailedState(f.failed)
 	case f.leader != "" && f.member:
-		return otellifecycle.ReadyState(f.voters), false
+		return otellifecycle.ReadyState(f.voters)
 	case f.joining:
-		return otellifecycle.JoiningState(f.attempt), false
+		return otellifecycle.JoiningState(f.attempt)
 	case removed:
-		return otellifecycle.FailedState(reasonRemoved), false
+		return otellifecycle.FailedState(reasonRemoved)
 	case f.joinFailed != "":
-		return otellifecycle.FailedState(f.joinFailed), false
+		return otellifecycle.FailedState(f.joinFailed)
 	case f.leader != "":
 		// A leader talks to this node, which is not (yet) a member: it is
 		// being added, by its own Join or by an operator.
-		return otellifecycle.JoiningState(f.attempt), false
+		return otellifecycle.JoiningState(f.attempt)
+	case f.sawLeader && now.Sub(f.leaderLostAt) >= leaderless:
+		return otellifecycle.FailedState(leaderlessReason(leaderless, f.lastLeader))
+	case f.sawLeader && f.member:
+		// A leader election, shorter so far than the leaderless timeout:
+		// what the node was with its leader.
+		return otellifecycle.ReadyState(f.voters)
 	case f.sawLeader:
-		if now.Sub(f.leaderLostAt) >= leaderless {
-			return otellifecycle.FailedState(leaderlessReason(leaderless, f.lastLeader)), false
-		}
-		return otellifecycle.State{}, true
+		return otellifecycle.JoiningState(f.attempt)
 	case f.bootstrapping, !f.existing && f.member:
-		return otellifecycle.BootstrappingState(), false
+		return otellifecycle.BootstrappingState()
 	case f.existing:
-		return otellifecycle.RestartingState(), false
+		return otellifecycle.RestartingState()
 	default:
-		return otellifecycle.StartingState(), false
+		return otellifecycle.StartingState()
 	}
 }
 

@@ -2,6 +2,7 @@ package lifecycleraft
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,10 +19,12 @@ import (
 
 // Bootstrap moves the tracker to Bootstrapping and bootstraps Raft with cfg
 // (raft.Raft.BootstrapCluster), returning its error. The node stays
-// Bootstrapping until it sees the first leader. When Raft refuses, the
-// Bootstrapping intent is dropped: with raft.ErrCantBootstrap (the node has
-// state already; Raft says it can be ignored) the node shows what its state
-// says, Restarting or Ready.
+// Bootstrapping until it sees the first leader. When Raft refuses and no
+// earlier Bootstrap succeeded, the Bootstrapping intent is dropped: with
+// raft.ErrCantBootstrap (the node has state already; Raft says it can be
+// ignored) the node shows what its state says, Restarting or Ready. A
+// refused second Bootstrap of a node that is still forming its cluster
+// changes nothing.
 //
 // A service may call r.BootstrapCluster itself instead: the Observer then
 // sees a configuration holding this node and no leader on a node that had
@@ -29,17 +32,19 @@ import (
 func (o *Observer) Bootstrap(ctx context.Context, cfg raft.Configuration) error {
 	o.update(ctx, func(f *facts) { f.bootstrapping = true })
 	err := o.r.BootstrapCluster(cfg).Error()
-	if err != nil {
-		o.update(ctx, func(f *facts) { f.bootstrapping = false })
-	}
+	o.update(ctx, func(f *facts) {
+		f.bootstrapped = f.bootstrapped || err == nil
+		f.bootstrapping = f.bootstrapped
+	})
 	return err
 }
 
 // Join asks a leader to add this node, by calling join (the service's own
 // request: an RPC to a seed, an HTTP call) until it returns nil, on the
-// WithJoinBackoff schedule (by default the origin's: 8 attempts, waiting
-// 0, 0.25, 0.5, 1, 2, 4, 8 and 16 s before them). Each attempt i, counted
-// from 0, shows as Joining{i} while it runs and until the next one starts.
+// WithJoinBackoff schedule (by default otellifecycle.DefaultJoinBackoff:
+// 8 attempts, waiting 0, 0.25, 0.5, 1, 2, 4, 8 and 16 s before them).
+// Attempt i, counted from 0, shows as Joining{i} from when it starts
+// (after its wait) until the next one starts.
 //
 // Join returns:
 //
@@ -47,48 +52,104 @@ func (o *Observer) Bootstrap(ctx context.Context, cfg raft.Configuration) error 
 //     leader and itself in the configuration, then is Ready (wait for that
 //     with the tracker's WaitReady). Join returns nil at once, without
 //     calling join, when the node is a member with a leader already.
-//   - ctx's error when ctx ends first; the Joining intent is dropped, and
-//     the node shows what Raft says (Starting, Restarting …).
+//   - an error wrapping ctx's when ctx ends first; the Joining intent is
+//     dropped, nothing is marked Failed, and the node shows what Raft says
+//     (Starting, Restarting …): a cancelled join is the service changing
+//     its mind, not a fault.
+//   - ErrClosed after Close, Shutdown or Leave, or when one of them comes
+//     while Join runs: Join then stops at once (join's ctx is cancelled)
+//     and calls join no more.
+//   - an error at once while another Join runs: one Join at a time.
 //   - the last attempt's error, wrapped, when every attempt failed; the
-//     node is then Failed{"join failed after N attempts: <error>"}.
+//     node is then Failed{"join failed after N attempts: <error>"} until it
+//     is a member with a leader (an operator may add it) or a new Join.
 //
-// join gets ctx and should honour it.
+// join gets a ctx that ends with ctx or with the Observer, and should
+// honour it.
 func (o *Observer) Join(ctx context.Context, join func(ctx context.Context) error) error {
 	o.mu.Lock()
-	member := o.f.leader != "" && o.f.member
-	o.mu.Unlock()
-	if member {
+	switch {
+	case o.isGone():
+		o.mu.Unlock()
+		return ErrClosed
+	case o.joinRunning:
+		o.mu.Unlock()
+		return errors.New("lifecycleraft: Join while another Join is running")
+	case o.f.leader != "" && o.f.member:
+		o.mu.Unlock()
 		return nil
 	}
+	o.joinRunning = true
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		o.joinRunning = false
+		o.mu.Unlock()
+	}()
+
+	// jctx ends with ctx, or when the node goes away.
+	jctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-o.gone:
+			cancel()
+		case <-jctx.Done():
+		}
+	}()
+
 	delays := o.cfg.joinBackoff
 	var err error
 	for attempt, delay := range delays {
 		if delay > 0 {
 			t := time.NewTimer(delay)
 			select {
-			case <-ctx.Done():
+			case <-jctx.Done():
 				t.Stop()
-				o.update(ctx, func(f *facts) { f.joining = false })
-				return ctx.Err()
+				return o.joinEnded(ctx)
 			case <-t.C:
 			}
+		}
+		if jctx.Err() != nil {
+			return o.joinEnded(ctx)
 		}
 		o.update(ctx, func(f *facts) {
 			f.joining, f.attempt, f.joinFailed = true, uint32(attempt), ""
 		})
-		if err = join(ctx); err == nil {
+		err = join(jctx)
+		if o.isGone() || (err != nil && jctx.Err() != nil) {
+			return o.joinEnded(ctx)
+		}
+		if err == nil {
 			// The node is being added: it stays Joining until it sees a
 			// leader and itself in the configuration (see refresh).
 			return nil
-		}
-		if ctx.Err() != nil {
-			o.update(ctx, func(f *facts) { f.joining = false })
-			return ctx.Err()
 		}
 	}
 	err = fmt.Errorf("join failed after %d attempts: %w", len(delays), err)
 	o.update(ctx, func(f *facts) { f.joining, f.joinFailed = false, err.Error() })
 	return fmt.Errorf("lifecycleraft: %w", err)
+}
+
+// isGone reports whether Close, Shutdown or Leave was called.
+func (o *Observer) isGone() bool {
+	select {
+	case <-o.gone:
+		return true
+	default:
+		return false
+	}
+}
+
+// joinEnded drops the Joining intent of a Join that ends before its time
+// and returns its error: ErrClosed when the node is going away, ctx's
+// otherwise.
+func (o *Observer) joinEnded(ctx context.Context) error {
+	o.update(ctx, func(f *facts) { f.joining = false })
+	if o.isGone() {
+		return ErrClosed
+	}
+	return fmt.Errorf("lifecycleraft: Join: %w", ctx.Err())
 }
 
 // Fail marks the node Failed{reason} for a fault Raft cannot see: the
@@ -104,26 +165,36 @@ func (o *Observer) Fail(ctx context.Context, reason string) {
 	o.update(ctx, func(f *facts) { f.failed = otellifecycle.NormalizeReason(reason) })
 }
 
-// Recover ends what Fail began: the node shows what Raft reports again,
-// Ready{n} when it has a leader and is a member. Without a Fail before, it
+// Recover ends what Fail began: the node shows what Raft reports again, at
+// once: Ready{n} when it is a member with a leader, or in a leader
+// election shorter than the leaderless timeout. Without a Fail before, it
 // does nothing.
 func (o *Observer) Recover(ctx context.Context) {
 	o.update(ctx, func(f *facts) { f.failed = "" })
 }
 
 // Leave is the graceful start of a departure: it moves the tracker to
-// Draining (for good: Shutdown is the only way on), then, when this node is
-// the leader, hands leadership over (raft.Raft.LeadershipTransfer) and waits,
-// within ctx, until this node knows the new leader; then it calls remove,
-// when not nil: the service's own request that the leader remove this
-// server (raft.Raft.RemoveServer on the leader, usually through an RPC),
-// which it may skip for a planned restart that keeps the membership.
+// Draining (for good: Shutdown is the only way on) and ends a running Join,
+// then, when this node is the leader, hands leadership over
+// (raft.Raft.LeadershipTransfer) and waits, within ctx, until this node
+// knows the new leader; then it calls remove, when not nil: the service's
+// own request that the leader remove this server (raft.Raft.RemoveServer
+// on the leader, usually through an RPC), which it may skip for a planned
+// restart that keeps the membership.
 //
 // While Draining, a removal from the configuration is expected and is not
 // a failure, and Raft shutting down shows Stopping. Leave returns the
 // transfer's, the wait's or remove's error; whatever it returns, the node
-// is Draining and the service goes on with Shutdown.
+// is Draining and the service goes on with Shutdown. After Shutdown, Leave
+// does nothing and returns ErrClosed.
 func (o *Observer) Leave(ctx context.Context, remove func(ctx context.Context) error) error {
+	o.mu.Lock()
+	stopping := o.f.stopping
+	o.mu.Unlock()
+	if stopping {
+		return ErrClosed
+	}
+	o.endJoins()
 	o.update(ctx, func(f *facts) { f.leaving = true })
 	if o.r.State() == raft.Leader {
 		if err := o.r.LeadershipTransfer().Error(); err != nil {
@@ -163,13 +234,22 @@ func (o *Observer) awaitOtherLeader(ctx context.Context) error {
 	}
 }
 
-// Shutdown is how the service stops Raft: it moves the tracker to Stopping,
-// shuts Raft down and waits for it (raft.Raft.Shutdown, which also closes
-// a closable transport), then closes the Observer. It returns Raft's
-// error. Raft shutting down any other way (and not after Leave) is Failed.
+// Shutdown is how the service stops Raft: it ends a running Join, moves
+// the tracker to Stopping (unless the Observer is closed), shuts Raft down
+// and waits for it (raft.Raft.Shutdown, which also closes a closable
+// transport), then closes the Observer. It returns Raft's error or
+// Close's. Raft shutting down any other way (and not after Leave) is
+// Failed. Shutdown is idempotent and safe to call concurrently with every
+// method; every call returns the first one's result.
 func (o *Observer) Shutdown() error {
-	o.update(context.Background(), func(f *facts) { f.stopping = true })
-	err := o.r.Shutdown().Error()
-	o.Close()
-	return err
+	o.shutdownOnce.Do(func() {
+		o.endJoins()
+		o.update(context.Background(), func(f *facts) { f.stopping = true })
+		var err error
+		if err = o.r.Shutdown().Error(); err != nil {
+			err = fmt.Errorf("lifecycleraft: Shutdown: %w", err)
+		}
+		o.shutdownErr = errors.Join(err, o.Close())
+	})
+	return o.shutdownErr
 }

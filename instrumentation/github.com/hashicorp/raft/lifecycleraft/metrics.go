@@ -2,11 +2,11 @@ package lifecycleraft
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -20,10 +20,10 @@ const (
 	suffrageKey       = "suffrage"
 )
 
-// registerMetrics registers the Raft instruments and their one callback.
-// It returns nil (and reports through otel.Handle) when it cannot.
-func (o *Observer) registerMetrics() metric.Registration {
-	meter := o.cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
+// registerMetrics registers the Raft instruments and their one callback
+// on the Observer's meter provider, with its attributes on every point.
+func (o *Observer) registerMetrics() (metric.Registration, error) {
+	meter := o.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
 	leader, err1 := meter.Int64ObservableGauge(metricLeader, metric.WithUnit("{leader}"),
 		metric.WithDescription("1 while this node is the Raft leader, else 0."))
 	elected, err2 := meter.Int64ObservableCounter(metricElected, metric.WithUnit("{change}"),
@@ -32,17 +32,14 @@ func (o *Observer) registerMetrics() metric.Registration {
 		metric.WithDescription("Seconds since this node last heard from the Raft leader; 0 on the leader."))
 	servers, err4 := meter.Int64ObservableUpDownCounter(metricServers, metric.WithUnit("{server}"),
 		metric.WithDescription("Servers in this node's latest Raft configuration, by suffrage (voter, nonvoter)."))
-	for _, err := range []error{err1, err2, err3, err4} {
-		if err != nil {
-			otel.Handle(err)
-			return nil
-		}
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return nil, err
 	}
 
 	// Attribute sets are built once, here, not in the callback.
-	base := metric.WithAttributeSet(attribute.NewSet(o.cfg.attrs...))
-	voter := metric.WithAttributeSet(attribute.NewSet(append(slices.Clone(o.cfg.attrs), attribute.String(suffrageKey, "voter"))...))
-	nonvoter := metric.WithAttributeSet(attribute.NewSet(append(slices.Clone(o.cfg.attrs), attribute.String(suffrageKey, "nonvoter"))...))
+	base := metric.WithAttributeSet(attribute.NewSet(o.attrs...))
+	voter := metric.WithAttributeSet(attribute.NewSet(append(slices.Clone(o.attrs), attribute.String(suffrageKey, "voter"))...))
+	nonvoter := metric.WithAttributeSet(attribute.NewSet(append(slices.Clone(o.attrs), attribute.String(suffrageKey, "nonvoter"))...))
 
 	reg, err := meter.RegisterCallback(func(_ context.Context, obs metric.Observer) error {
 		o.mu.Lock()
@@ -71,8 +68,7 @@ func (o *Observer) registerMetrics() metric.Registration {
 		return nil
 	}, leader, elected, contact, servers)
 	if err != nil {
-		otel.Handle(err)
-		return nil
+		return nil, err
 	}
-	return reg
+	return reg, nil
 }

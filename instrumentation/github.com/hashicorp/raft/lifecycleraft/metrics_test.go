@@ -1,11 +1,14 @@
 package lifecycleraft_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
@@ -13,11 +16,18 @@ import (
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
-// raftMetrics collects n's Raft instruments, checking their scope.
+// raftMetrics collects n's Raft instruments from the tracker's reader,
+// checking their scope.
 func raftMetrics(t testing.TB, n *node) map[string]metricdata.Metrics {
 	t.Helper()
+	return raftMetricsOf(t, n.reader)
+}
+
+// raftMetricsOf collects the Raft instruments reader has, by name.
+func raftMetricsOf(t testing.TB, reader *sdkmetric.ManualReader) map[string]metricdata.Metrics {
+	t.Helper()
 	var rm metricdata.ResourceMetrics
-	if err := n.reader.Collect(t.Context(), &rm); err != nil {
+	if err := reader.Collect(t.Context(), &rm); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]metricdata.Metrics{}
@@ -35,11 +45,27 @@ func raftMetrics(t testing.TB, n *node) map[string]metricdata.Metrics {
 	return out
 }
 
+// servers returns the voters and nonvoters the servers instrument
+// reports, -1 for what it does not report.
+func servers(got map[string]metricdata.Metrics) (voters, nonvoters int64) {
+	voters, nonvoters = -1, -1
+	sum, _ := got["cluster.lifecycle.raft.servers"].Data.(metricdata.Sum[int64])
+	for _, p := range sum.DataPoints {
+		switch v, _ := p.Attributes.Value("suffrage"); v.AsString() {
+		case "voter":
+			voters = p.Value
+		case "nonvoter":
+			nonvoters = p.Value
+		}
+	}
+	return voters, nonvoters
+}
+
 // wantRaftMetrics checks every Raft instrument but last_contact, whose
-// value is a time; it returns last_contact's points.
-func wantRaftMetrics(t testing.TB, n *node, leader, elected, voters, nonvoters int64, attrs ...attribute.KeyValue) []metricdata.DataPoint[float64] {
+// value is a time, with attrs on every point; it returns last_contact's
+// points.
+func wantRaftMetrics(t testing.TB, got map[string]metricdata.Metrics, leader, elected, voters, nonvoters int64, attrs ...attribute.KeyValue) []metricdata.DataPoint[float64] {
 	t.Helper()
-	got := raftMetrics(t, n)
 	set := attribute.NewSet(attrs...)
 	with := func(kv attribute.KeyValue) attribute.Set {
 		return attribute.NewSet(append(append([]attribute.KeyValue{}, attrs...), kv)...)
@@ -77,15 +103,19 @@ func wantRaftMetrics(t testing.TB, n *node, leader, elected, voters, nonvoters i
 
 // The Raft instruments say who leads, how many leaders were seen, how long
 // since the leader was heard and the configuration by suffrage, with the
-// WithAttributes attributes; a nonvoter is Ready, counted as a nonvoter
-// and not in Ready's Nodes; Close takes the instruments away.
+// tracker's attributes and the WithAttributes ones; a nonvoter is Ready,
+// counted as a nonvoter and not in Ready's Nodes; Close takes the
+// instruments away.
 func TestRaftInstrumentsAndNonvoter(t *testing.T) {
 	shard := attribute.String("raft.group", "shard-7")
 	opts := nodeOptions{observer: []lifecycleraft.Option{lifecycleraft.WithAttributes(shard)}}
 	c := newCluster(t, inmem)
 	n1, n2 := c.add("n1", opts), c.add("n2", opts)
+	attrs := func(n *node) []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("node.id", string(n.id)), shard}
+	}
 
-	if pts := wantRaftMetrics(t, n1, 0, 0, 0, 0, shard); len(pts) != 0 {
+	if pts := wantRaftMetrics(t, raftMetrics(t, n1), 0, 0, 0, 0, attrs(n1)...); len(pts) != 0 {
 		t.Errorf("last_contact %v before any contact, want no point", pts)
 	}
 	if err := n1.obs.Bootstrap(t.Context(), raft.Configuration{Servers: []raft.Server{
@@ -107,25 +137,64 @@ func TestRaftInstrumentsAndNonvoter(t *testing.T) {
 	}
 	n2.wantGauge(t, otellifecycle.Ready)
 	c.eventually("n1 counting the nonvoter", func() bool {
-		m := raftMetrics(t, n1)["cluster.lifecycle.raft.servers"]
-		return m.Data.(metricdata.Sum[int64]).DataPoints[1].Value == 1
+		_, nonvoters := servers(raftMetrics(t, n1))
+		return nonvoters == 1
 	})
 
-	pts := wantRaftMetrics(t, n1, 1, 1, 1, 1, shard)
-	if len(pts) != 1 || pts[0].Value != 0 || pts[0].Attributes != attribute.NewSet(shard) {
+	pts := wantRaftMetrics(t, raftMetrics(t, n1), 1, 1, 1, 1, attrs(n1)...)
+	if len(pts) != 1 || pts[0].Value != 0 || pts[0].Attributes != attribute.NewSet(attrs(n1)...) {
 		t.Errorf("leader's last_contact %+v, want one point at 0", pts)
 	}
-	pts = wantRaftMetrics(t, n2, 0, 1, 1, 1, shard)
+	pts = wantRaftMetrics(t, raftMetrics(t, n2), 0, 1, 1, 1, attrs(n2)...)
 	if len(pts) != 1 || pts[0].Value < 0 || pts[0].Value > leaderless.Seconds() {
 		t.Errorf("follower's last_contact %+v, want one point in [0, %v]", pts, leaderless.Seconds())
 	}
 
-	n1.obs.Close()
-	n1.obs.Close() // idempotent
+	for range 2 { // Close is idempotent
+		if err := n1.obs.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if got := raftMetrics(t, n1); len(got) != 0 {
 		t.Errorf("after Close: %d Raft instruments still reported", len(got))
 	}
 	n1.wantGauge(t, otellifecycle.Ready) // Close leaves the tracker as it was
+}
+
+// The Raft instruments go where the tracker's metrics go, with the
+// tracker's attributes, without a word from the service and with no
+// global MeterProvider: whatever wiring gives the tracker its provider
+// and its node id gives the Raft series the same. WithMeterProvider sends
+// them elsewhere, still with the tracker's attributes.
+func TestRaftInstrumentsGoWhereTheTrackersMetricsGo(t *testing.T) {
+	if mp, ok := otel.GetMeterProvider().(*sdkmetric.MeterProvider); ok {
+		t.Fatalf("a global SDK MeterProvider (%p) is set: the test would not show what it means to", mp)
+	}
+	elsewhere := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(elsewhere))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	c := newCluster(t, inmem)
+	n1 := c.add("n1")
+	n2 := c.add("n2", nodeOptions{observer: []lifecycleraft.Option{lifecycleraft.WithMeterProvider(mp)}})
+	c.form(n1, n2)
+	c.eventually("n2 counting two voters", func() bool {
+		voters, _ := servers(raftMetricsOf(t, elsewhere))
+		return voters == 2
+	})
+	c.eventually("n1 counting two voters", func() bool {
+		voters, _ := servers(raftMetrics(t, n1))
+		return voters == 2
+	})
+
+	n1Leads := int64(0)
+	if n1.r.State() == raft.Leader {
+		n1Leads = 1
+	}
+	wantRaftMetrics(t, raftMetrics(t, n1), n1Leads, 1, 2, 0, attribute.String("node.id", "n1"))
+	wantRaftMetrics(t, raftMetricsOf(t, elsewhere), 1-n1Leads, 1, 2, 0, attribute.String("node.id", "n2"))
+	if got := raftMetrics(t, n2); len(got) != 0 {
+		t.Errorf("n2's tracker's provider has %d Raft instruments, want none: WithMeterProvider sent them elsewhere", len(got))
+	}
 }
 
 // Raft shut down after Leave, even not through Shutdown, is Stopping: the

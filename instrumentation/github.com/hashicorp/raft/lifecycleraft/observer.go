@@ -2,10 +2,13 @@ package lifecycleraft
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
@@ -14,8 +17,16 @@ import (
 // ScopeName is the instrumentation scope of the Observer's meter.
 const ScopeName = "github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
 
-// Version is the version of this module, reported with ScopeName.
-const Version = "0.1.0"
+// Version is the version of this module, reported with ScopeName. The
+// modules of this repository are released together, so it is
+// otellifecycle's.
+const Version = otellifecycle.Version
+
+// ErrClosed is what Join returns once the node is going away: after Close,
+// Shutdown or Leave, and for a Join those interrupt. Such a Join asks
+// nothing more of the cluster, so a retry in flight never adds back a node
+// that is leaving or gone. Leave returns it after Shutdown.
+var ErrClosed = errors.New("lifecycleraft: the Observer is closed, shut down or leaving")
 
 // observationBuffer is the capacity of the channel Raft sends observations
 // to. Raft never waits on it: a full channel drops the observation (counted
@@ -26,30 +37,41 @@ const observationBuffer = 32
 // Observe and ended by Close (or Shutdown). Its methods are safe for
 // concurrent use.
 type Observer struct {
-	r    *raft.Raft
-	t    *otellifecycle.Tracker
-	self raft.ServerID
-	cfg  config
+	r     *raft.Raft
+	t     *otellifecycle.Tracker
+	self  raft.ServerID
+	cfg   config
+	mp    metric.MeterProvider // the Raft instruments' provider
+	attrs []attribute.KeyValue // on every point of the Raft instruments
 
 	ch   chan raft.Observation
 	ro   *raft.Observer
 	reg  metric.Registration
-	done chan struct{}
+	done chan struct{} // closed by Close: the goroutine ends
 	wg   sync.WaitGroup
 
-	// mu guards f and closed. It is held only to copy or update facts,
-	// never across a call into Raft or the tracker, so metric collection
-	// never waits on either.
-	mu     sync.Mutex
-	f      facts
-	closed bool
+	// gone is closed by the first of Close, Shutdown and Leave: from then
+	// on no Join asks the cluster anything.
+	gone     chan struct{}
+	goneOnce sync.Once
+
+	// mu guards f, closed and joinRunning. It is held only to copy or
+	// update facts, never across a call into Raft or the tracker, so metric
+	// collection never waits on either.
+	mu          sync.Mutex
+	f           facts
+	closed      bool
+	joinRunning bool
 
 	// applyMu serializes derive-and-Set, so that applied is the state this
 	// Observer last set and two evaluations never race each other's Set.
 	applyMu sync.Mutex
 	applied otellifecycle.State
 
-	closeOnce sync.Once
+	closeOnce    sync.Once
+	closeErr     error
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // Stats counts what Raft sent the Observer and what it had to drop.
@@ -60,43 +82,64 @@ type Stats struct {
 
 // Observe attaches an Observer to r, the Raft node whose server ID is
 // self (its raft.Config's LocalID: Raft does not expose it), and starts
-// driving t from what r reports. Call it right after raft.NewRaft, before
-// bootstrapping or joining: it reads r's state on the spot, so a node with
+// driving t from what r reports. Call it before bootstrapping or joining,
+// right after raft.NewRaft: it reads r's state on the spot, so a node with
 // a Raft log or snapshot shows Restarting, a fresh one Starting (see the
-// package documentation for the whole mapping).
+// package documentation for the whole mapping). From then on the Observer
+// owns t's phase: the service calls the Observer's methods, not t's To*.
 //
 // The Observer never blocks r: Raft's observations go through a bounded
 // channel that Raft fills without waiting (drops are counted in Stats), and
 // the Observer re-reads Raft's state on every observation and every
-// WithPollInterval. It also registers the Raft instruments on the
-// WithMeterProvider meter; a registration error is reported through
-// otel.Handle and leaves the phases working.
+// WithPollInterval. It registers the Raft instruments on t's MeterProvider
+// with t's attributes, unless WithMeterProvider and WithAttributes say
+// otherwise.
 //
-// r and t must not be nil. Close the Observer (or call Shutdown) before
+// Observe returns an error, and attaches nothing, when r or t is nil, self
+// is empty, an option is invalid (the error names it) or the instruments
+// cannot be registered. Close the Observer (or call Shutdown) before
 // closing t.
-func Observe(r *raft.Raft, t *otellifecycle.Tracker, self raft.ServerID, opts ...Option) *Observer {
-	if r == nil || t == nil {
-		panic("lifecycleraft: Observe needs a *raft.Raft and an *otellifecycle.Tracker")
+func Observe(r *raft.Raft, t *otellifecycle.Tracker, self raft.ServerID, opts ...Option) (*Observer, error) {
+	switch {
+	case r == nil:
+		return nil, errors.New("lifecycleraft: Observe: raft is nil")
+	case t == nil:
+		return nil, errors.New("lifecycleraft: Observe: tracker is nil")
+	case self == "":
+		return nil, errors.New("lifecycleraft: Observe: self, the node's server ID, is empty")
+	}
+	cfg := newConfig(opts)
+	if len(cfg.errs) > 0 {
+		return nil, errors.Join(cfg.errs...)
 	}
 	o := &Observer{
 		r:       r,
 		t:       t,
 		self:    self,
-		cfg:     newConfig(opts),
+		cfg:     cfg,
+		mp:      cfg.meterProvider,
+		attrs:   append(t.Attributes(), cfg.attrs...),
 		ch:      make(chan raft.Observation, observationBuffer),
 		done:    make(chan struct{}),
+		gone:    make(chan struct{}),
 		applied: t.Current(),
+	}
+	if o.mp == nil {
+		o.mp = t.MeterProvider()
+	}
+	var err error
+	if o.reg, err = o.registerMetrics(); err != nil {
+		return nil, fmt.Errorf("lifecycleraft: Observe: %w", err)
 	}
 	// Register before the first read, so no change falls between them.
 	o.ro = raft.NewObserver(o.ch, false, relevant)
 	r.RegisterObserver(o.ro)
 	o.f.existing = r.LastIndex() > 0
-	o.refresh(true)
+	o.refresh()
 	o.evaluate(context.Background())
-	o.reg = o.registerMetrics()
 	o.wg.Add(1)
 	go o.run()
-	return o
+	return o, nil
 }
 
 // relevant keeps the observations that bear on this node's phase. It runs
@@ -120,21 +163,37 @@ func (o *Observer) Stats() Stats {
 	return Stats{Observed: o.ro.GetNumObserved(), Dropped: o.ro.GetNumDropped()}
 }
 
-// Close detaches the Observer: it deregisters from Raft, stops its
-// goroutine and unregisters the Raft instruments. It does not change the
-// tracker's phase, nor Raft. Close is idempotent.
-func (o *Observer) Close() {
+// Close detaches the Observer: it ends a running Join (which returns
+// ErrClosed), deregisters from Raft, stops its goroutine and unregisters
+// the Raft instruments. It changes neither the tracker's phase nor Raft:
+// once it returns, the Observer moves the tracker no more. Close is
+// idempotent and safe to call concurrently with every method; every call
+// returns the first one's result, an error only when the instruments could
+// not be unregistered.
+func (o *Observer) Close() error {
 	o.closeOnce.Do(func() {
+		o.endJoins()
 		o.r.DeregisterObserver(o.ro)
+		// Under applyMu, so that an evaluation in progress finishes its
+		// Set before Close returns, and none starts after it.
+		o.applyMu.Lock()
 		o.mu.Lock()
 		o.closed = true
 		o.mu.Unlock()
+		o.applyMu.Unlock()
 		close(o.done)
 		o.wg.Wait()
-		if o.reg != nil {
-			_ = o.reg.Unregister()
+		if err := o.reg.Unregister(); err != nil {
+			o.closeErr = fmt.Errorf("lifecycleraft: Close: %w", err)
 		}
 	})
+	return o.closeErr
+}
+
+// endJoins tells every Join, running or to come, that the node is going
+// away.
+func (o *Observer) endJoins() {
+	o.goneOnce.Do(func() { close(o.gone) })
 }
 
 // run is the Observer's one goroutine: it turns observations, poll ticks
@@ -160,12 +219,10 @@ func (o *Observer) run() {
 					more = false
 				}
 			}
-			o.refresh(true)
 		case <-tick.C:
-			o.refresh(true)
 		case <-deadline.C:
-			o.refresh(false)
 		}
+		o.refresh()
 		o.evaluate(context.Background())
 
 		o.mu.Lock()
@@ -190,20 +247,19 @@ func (o *Observer) note(ob raft.Observation) {
 	}
 }
 
-// refresh reads Raft's state, leader and (with config) latest
-// configuration into the facts. Raft's state and leader are read under
-// Raft's own short locks; the configuration takes a round trip through
-// Raft's main loop, which answers it between its other work, and fails at
-// once when Raft is shut down (the last configuration read is kept).
-func (o *Observer) refresh(config bool) {
+// refresh reads Raft's state, leader and latest configuration into the
+// facts. Each is read under Raft's own short locks (the configuration is
+// the copy Raft keeps for readers), never through Raft's main loop, and
+// each can still be read after Raft shut down: the configuration a node
+// had when it stopped says whether it had been removed.
+func (o *Observer) refresh() {
 	state := o.r.State()
 	_, leader := o.r.LeaderWithID()
 	var servers []raft.Server
-	read := false
-	if config && state != raft.Shutdown {
-		if fut := o.r.GetConfiguration(); fut.Error() == nil {
-			servers, read = fut.Configuration().Servers, true
-		}
+	fut := o.r.GetConfiguration()
+	read := fut.Error() == nil
+	if read {
+		servers = fut.Configuration().Servers
 	}
 	now := time.Now()
 
@@ -238,7 +294,9 @@ func (o *Observer) refresh(config bool) {
 		f.wasMember = f.wasMember || f.member
 	}
 	if f.leader != "" && f.member {
-		f.joining = false // joined: a Join intent ends with membership
+		// A member with a leader has joined, whoever added it: a Join
+		// intent ends, and an earlier Join's failure is history.
+		f.joining, f.joinFailed = false, ""
 	}
 }
 
@@ -253,9 +311,9 @@ func (o *Observer) evaluate(ctx context.Context) {
 		o.mu.Unlock()
 		return
 	}
-	s, hold := derive(&o.f, time.Now(), o.cfg.leaderless)
+	s := derive(&o.f, time.Now(), o.cfg.leaderless)
 	o.mu.Unlock()
-	if hold || s == o.applied {
+	if s == o.applied {
 		return
 	}
 	// The tracker reports its own errors (a policy's rejection, a closed
