@@ -3,11 +3,26 @@
 // writes no mapping code: its /readyz, its cluster.lifecycle.state gauge, its
 // systemd STATUS= and its lifecycle trace follow what memberlist reports.
 //
-// Three lines instrument a service (see the example):
+// A service is instrumented where it creates, joins and stops its node
+// (see the example):
 //
 //	node, err := lifecyclememberlist.Create(conf, tracker) // instead of memberlist.Create(conf)
-//	defer node.Shutdown()                                  // Stopping, then memberlist's Shutdown
-//	err = node.Join(ctx, seeds)                            // Joining{0}, Joining{1}, … Ready{n}
+//	if err != nil {
+//		return err
+//	}
+//	defer node.Shutdown()       // Stopping, then memberlist's Shutdown
+//	err = node.Join(ctx, seeds) // Joining{0}, Joining{1}, … Ready{n}; no seeds for the first node
+//
+// From Create on, the Observer owns the tracker's phase: the service calls
+// the Observer's Join, Leave and Shutdown, and none of the tracker's To*
+// methods. The package follows the contract that every engine module of
+// this repository follows (instrumentation/README.md in the repository):
+// constructors that return an error, options that are errors when invalid,
+// one meaning of a cancelled context, Close and Shutdown alike. It
+// registers no instruments of its own (what it learns from memberlist
+// reaches the tracker's instruments as phases and Ready's node count), so
+// the contract's rule on the tracker's meter provider and attributes has
+// nothing to apply to here.
 //
 // # Why Create and not a delegate to wire in
 //
@@ -28,10 +43,12 @@
 //	memberlist signal                                        phase
 //	Create                                                   (unchanged: Starting)
 //	memberlist.Create fails                                  Failed{"create memberlist: <error>"}
-//	Join(ctx, seeds): before attempt i (backoff[i] later)    Joining{i}, i from 0
+//	Join(ctx, seeds): attempt i, after its wait backoff[i]   Joining{i}, i from 0
 //	memberlist Join contacts a seed (or Join without seeds)  Ready{alive}
 //	every attempt fails                                      Failed{"join <seeds>: N attempts failed: <last error>"}
-//	ctx ends during Join                                     Failed{"join <seeds> abandoned: <ctx error>"}
+//	ctx ends during Join                                     what it was before Join (Starting before the first),
+//	                                                           Ready{alive} when other members joined it meanwhile
+//	Join after Leave, Shutdown or Close                      (unchanged; Join returns ErrClosed)
 //	NotifyJoin, NotifyLeave while Ready                      Ready{alive}
 //	NotifyJoin of another member while Failed by its join    Ready{alive} (the cluster found this node)
 //	GetHealthScore at its worst, while Ready, for longer     Failed{"memberlist health score at its worst (S) for longer than D"}
@@ -58,6 +75,19 @@
 // Memberlist gives no signal for a Shutdown called on it directly (through
 // Memberlist), only the Observer's Shutdown moves to Stopping. A Leave called
 // on it directly is seen, by this node's own NotifyLeave.
+//
+// # Measured timelines
+//
+// The package's tests measure these on real members on loopback, with
+// probes every 200 ms (100 ms timeout) and gossip every 20 ms, under the
+// race detector (go test -v; figures of one run on a shared 2-core
+// machine):
+//
+//   - a member killed without leaving: the survivors are Ready{n−1}
+//     1.18 s later, the time memberlist's failure detection takes;
+//   - a member that leaves: the others are Ready{n−1} within 5 ms;
+//   - a node whose only peer died, with an AwarenessMaxMultiplier of 2 and
+//     WithHealthTimeout(1s): Failed 1.50 s later.
 //
 // # Never blocking memberlist
 //

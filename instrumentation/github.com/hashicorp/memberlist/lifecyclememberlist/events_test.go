@@ -2,6 +2,7 @@ package lifecyclememberlist_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -98,7 +99,7 @@ func TestUsersEventDelegateGetsEveryEvent(t *testing.T) {
 		t.Errorf("Stats %+v, want 3 joins, 1 leave and 1 update, as the user's delegate got", st)
 	}
 	waitFor(t, n0, otellifecycle.ReadyState(2))
-	assertGauge(t, n0, "ready")
+	testsupport.WantStateGauge(t, n0.reader, otellifecycle.Ready)
 }
 
 func TestStuckTrackerNeverBlocksMemberlist(t *testing.T) {
@@ -160,7 +161,7 @@ func TestStuckTrackerNeverBlocksMemberlist(t *testing.T) {
 	}; !slices.Equal(got, want) {
 		t.Fatalf("n0: states %v, want %v: the changes that came while stuck are applied together", got, want)
 	}
-	assertGauge(t, n0, "ready")
+	testsupport.WantStateGauge(t, n0.reader, otellifecycle.Ready)
 }
 
 func TestCloseStopsMovingTheTrackerNotTheUsersDelegate(t *testing.T) {
@@ -169,8 +170,11 @@ func TestCloseStopsMovingTheTrackerNotTheUsersDelegate(t *testing.T) {
 	if err := n0.obs.Join(t.Context(), nil); err != nil {
 		t.Fatal(err)
 	}
-	n0.obs.Close()
-	n0.obs.Close() // idempotent
+	for range 2 { // Close is idempotent
+		if err := n0.obs.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	n1 := start(t, "n1", setup{})
 	if err := n1.obs.Join(t.Context(), []string{n0.addr()}); err != nil {
@@ -183,7 +187,7 @@ func TestCloseStopsMovingTheTrackerNotTheUsersDelegate(t *testing.T) {
 	if got := states(n0); !slices.Equal(got, []otellifecycle.State{otellifecycle.ReadyState(1)}) {
 		t.Fatalf("n0: states %v after Close, want Ready{1} alone", got)
 	}
-	if err := n0.obs.Join(t.Context(), nil); err == nil {
-		t.Error("Join after Close returned nil")
+	if err := n0.obs.Join(t.Context(), nil); !errors.Is(err, lifecyclememberlist.ErrClosed) {
+		t.Errorf("Join after Close: %v, want ErrClosed", err)
 	}
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
-// A service on memberlist, instrumented in three lines: Create instead of
-// memberlist.Create, the Observer's Shutdown and Join. Its probes, its
+// A service on memberlist: Create instead of memberlist.Create, and the
+// Observer's Shutdown and Join instead of the node's. Its probes, its
 // state gauge and its lifecycle trace then follow memberlist. This node
 // starts a cluster (no seeds); the others give its address to Join.
 func Example() {

@@ -33,7 +33,7 @@ func TestHealthAtItsWorstIsFailedAndItsRecoveryReady(t *testing.T) {
 	if err := b.obs.Memberlist().Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	at := waitUntil(t, a, "failed", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Failed })
+	at := waitFailed(t, a)
 	t.Logf("a: Failed %v after its only peer died", at.Sub(died).Round(time.Millisecond))
 	if got := a.tr.Current().Reason; !strings.Contains(got, "health score at its worst (1) for longer than 1s") {
 		t.Fatalf("reason %q, want the health score named", got)
@@ -41,7 +41,7 @@ func TestHealthAtItsWorstIsFailedAndItsRecoveryReady(t *testing.T) {
 	if at.Sub(died) < time.Second {
 		t.Fatalf("Failed %v after the peer died, before the 1s health timeout", at.Sub(died))
 	}
-	assertGauge(t, a, "failed")
+	testsupport.WantStateGauge(t, a.reader, otellifecycle.Failed)
 
 	// A new peer answers a's probes: its score gets better, it is Ready.
 	c := start(t, "c", setup{})
@@ -53,7 +53,7 @@ func TestHealthAtItsWorstIsFailedAndItsRecoveryReady(t *testing.T) {
 	if last := h[len(h)-1]; last.From.Phase != otellifecycle.Failed {
 		t.Fatalf("a: Ready{2} came from %v, want from the health failure", last.From)
 	}
-	assertGauge(t, a, "ready")
+	testsupport.WantStateGauge(t, a.reader, otellifecycle.Ready)
 }
 
 func TestHealthTimeoutZeroTurnsTheCheckOff(t *testing.T) {
@@ -79,5 +79,5 @@ func TestHealthTimeoutZeroTurnsTheCheckOff(t *testing.T) {
 	testsupport.Eventually(t, "a's health score at its worst", within, func() bool { return a.obs.Memberlist().GetHealthScore() >= 1 })
 	time.Sleep(500 * time.Millisecond)
 	assertTail(t, a, otellifecycle.ReadyState(2), otellifecycle.ReadyState(1))
-	assertGauge(t, a, "ready")
+	testsupport.WantStateGauge(t, a.reader, otellifecycle.Ready)
 }

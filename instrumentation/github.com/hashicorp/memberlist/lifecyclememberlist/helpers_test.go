@@ -15,10 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist"
 	"github.com/lifecyclekit/lifecycle/internal/testsupport"
@@ -149,23 +146,24 @@ func cluster(t *testing.T, size int) []*node {
 	return nodes
 }
 
-// waitFor waits, within the deadline, until n's tracker is in want.
+// waitFor waits, within the deadline, until n's tracker is in want, and
+// returns when it saw it there.
 func waitFor(t *testing.T, n *node, want otellifecycle.State) time.Time {
 	t.Helper()
-	return waitUntil(t, n, want.Detail(), func(s otellifecycle.State) bool { return s == want })
-}
-
-// waitUntil waits, within the deadline, until n's tracker is in a state
-// that satisfies until, and returns when it got there.
-func waitUntil(t *testing.T, n *node, what string, until func(otellifecycle.State) bool) time.Time {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), within)
-	defer cancel()
-	if got, err := n.tr.Wait(ctx, until); err != nil {
-		t.Fatalf("%s: not %s within %v: %v (history %v)", n.obs.Memberlist().LocalNode().Name, what, within, err, got)
-	}
+	testsupport.WaitState(t, n.tr, n.name()+": "+want.Detail(), within, func(s otellifecycle.State) bool { return s == want })
 	return time.Now()
 }
+
+// waitFailed waits, within the deadline, until n's tracker is Failed,
+// whatever the reason, and returns when it saw it so.
+func waitFailed(t *testing.T, n *node) time.Time {
+	t.Helper()
+	testsupport.WaitState(t, n.tr, n.name()+": failed", within, func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Failed })
+	return time.Now()
+}
+
+// name is the node's memberlist name.
+func (n *node) name() string { return n.obs.Memberlist().LocalNode().Name }
 
 // states returns the states n's tracker went through, oldest first,
 // Starting excluded.
@@ -182,38 +180,8 @@ func assertTail(t *testing.T, n *node, want ...otellifecycle.State) {
 	t.Helper()
 	got := states(n)
 	if len(got) < len(want) || !slices.Equal(got[len(got)-len(want):], want) {
-		t.Fatalf("%s: states %v, want them to end in %v", n.obs.Memberlist().LocalNode().Name, got, want)
+		t.Fatalf("%s: states %v, want them to end in %v", n.name(), got, want)
 	}
-}
-
-// assertGauge fails the test unless the tracker's one-hot state gauge, as
-// collected by n's ManualReader, has label at 1 and every other at 0.
-func assertGauge(t *testing.T, n *node, label string) {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := n.reader.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	var got metricdata.Metrics
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name == otellifecycle.DefaultMetricName {
-				got = m
-			}
-		}
-	}
-	var want metricdata.Gauge[int64]
-	for _, l := range otellifecycle.AllLabels() {
-		var v int64
-		if l == label {
-			v = 1
-		}
-		want.DataPoints = append(want.DataPoints, metricdata.DataPoint[int64]{
-			Attributes: attribute.NewSet(attribute.String(otellifecycle.DefaultStateKey, l)),
-			Value:      v,
-		})
-	}
-	metricdatatest.AssertAggregationsEqual(t, want, got.Data, metricdatatest.IgnoreTimestamp())
 }
 
 // unusedAddr returns a 127.0.0.1 address that nothing listens on: a seed

@@ -10,38 +10,42 @@ import (
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
-var errJoinInterrupted = errors.New("lifecyclememberlist: Join interrupted by Leave, Shutdown or Close")
-
 // Join joins the cluster through seeds (addresses as memberlist's Join takes
-// them) and moves the tracker as it goes. Attempt i (from 0) is Joining{i}: it
-// waits the backoff's i-th delay (WithJoinBackoff), then calls memberlist's
-// Join. The first attempt that contacts a seed makes the node Ready{alive}
-// and Join returns nil. When every attempt fails, the node is Failed with a
-// reason that names the seeds and the last error, and Join returns that
-// error. When ctx ends first, the node is Failed too and Join returns ctx's
-// error (wrapped); ctx cannot cut short a memberlist Join in progress.
+// them) and moves the tracker as it goes. Attempt i (from 0) waits the
+// backoff's i-th delay (WithJoinBackoff), then shows as Joining{i} while it
+// calls memberlist's Join, and until the next attempt starts. The first
+// attempt that contacts a seed makes the node Ready{alive} and Join returns
+// nil. When every attempt fails, the node is Failed with a reason that
+// names the seeds and the last error, and Join returns that error.
+//
+// When ctx ends first, Join returns an error wrapping ctx's and drops the
+// Joining intent: nothing is marked Failed, and the node shows what it
+// showed before Join (Starting before the first one), or Ready{alive} when
+// other members have found it meanwhile. A cancelled join is the service
+// changing its mind, not a fault. ctx cannot cut short a memberlist Join
+// in progress.
 //
 // With no seeds the node starts a cluster of its own: it is Ready{alive} at
 // once (alive is 1 unless others have joined it already). The first node of a
 // cluster calls Join that way.
 //
 // Join may be called again, to retry after a failure for instance; it moves
-// the node through Joining even from Ready. One Join runs at a time, and none
-// after Leave, Shutdown or Close. A Leave, Shutdown or Close during a Join
-// ends it at its next step with an error, leaving the tracker to them.
+// the node through Joining even from Ready. One Join runs at a time: another
+// one returns an error at once. After Leave, Shutdown or Close, Join asks
+// memberlist nothing and returns ErrClosed; one of them during a Join ends
+// it at once (or, during a memberlist Join, when that returns) with
+// ErrClosed, leaving the tracker to them.
 func (o *Observer) Join(ctx context.Context, seeds []string) error {
 	o.mu.Lock()
 	switch {
-	case o.closed.Load():
+	case o.closed.Load(), o.mode == draining, o.mode == stopping, o.isGone():
 		o.mu.Unlock()
-		return errors.New("lifecyclememberlist: Join after Close")
+		return ErrClosed
 	case o.mode == joining:
 		o.mu.Unlock()
 		return errors.New("lifecyclememberlist: Join while another Join is running")
-	case o.mode == draining || o.mode == stopping:
-		o.mu.Unlock()
-		return errors.New("lifecyclememberlist: Join after Leave or Shutdown")
 	}
+	before, beforeState := o.mode, o.t.Current()
 	o.mode = joining
 	o.mu.Unlock()
 
@@ -50,23 +54,23 @@ func (o *Observer) Join(ctx context.Context, seeds []string) error {
 	}
 	var last error
 	for i, delay := range o.cfg.backoff {
-		if ctx.Err() != nil {
-			return o.abandon(ctx, seeds)
-		}
-		if err := o.whileJoining(func() { o.enter(ctx, joining, otellifecycle.JoiningState(uint32(i))) }); err != nil {
-			return err
-		}
 		if delay > 0 {
 			timer := time.NewTimer(delay)
 			select {
 			case <-timer.C:
 			case <-ctx.Done():
 				timer.Stop()
-				return o.abandon(ctx, seeds)
-			case <-o.done:
+				return o.abandon(ctx, before, beforeState)
+			case <-o.gone:
 				timer.Stop()
-				return errJoinInterrupted
+				return ErrClosed
 			}
+		}
+		if ctx.Err() != nil {
+			return o.abandon(ctx, before, beforeState)
+		}
+		if err := o.whileJoining(func() { o.enter(ctx, joining, otellifecycle.JoiningState(uint32(i))) }); err != nil {
+			return err
 		}
 		if _, err := o.ml.Join(seeds); err != nil {
 			last = err
@@ -82,6 +86,16 @@ func (o *Observer) Join(ctx context.Context, seeds []string) error {
 	return &joinError{msg: "lifecyclememberlist: " + reason, last: last}
 }
 
+// isGone reports whether Close, Shutdown or Leave was called.
+func (o *Observer) isGone() bool {
+	select {
+	case <-o.gone:
+		return true
+	default:
+		return false
+	}
+}
+
 // joinError is Join's error when every attempt failed: the reason on one
 // line, wrapping memberlist's last error (whose own text spans lines).
 type joinError struct {
@@ -93,12 +107,13 @@ func (e *joinError) Error() string { return e.msg }
 func (e *joinError) Unwrap() error { return e.last }
 
 // whileJoining runs move under mu if the Join that calls it is still the
-// node's business: no Leave, Shutdown or Close came in between.
+// node's business: no Leave, Shutdown or Close came in between. Otherwise
+// it returns ErrClosed.
 func (o *Observer) whileJoining(move func()) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closed.Load() || o.mode != joining {
-		return errJoinInterrupted
+	if o.closed.Load() || o.mode != joining || o.isGone() {
+		return ErrClosed
 	}
 	move()
 	return nil
@@ -110,13 +125,21 @@ func (o *Observer) enterReady(ctx context.Context) {
 	o.enter(ctx, member, otellifecycle.ReadyState(n))
 }
 
-// abandon ends a Join whose ctx ended: the node is Failed.
-func (o *Observer) abandon(ctx context.Context, seeds []string) error {
-	reason := fmt.Sprintf("join %v abandoned: %v", seeds, ctx.Err())
-	if err := o.whileJoining(func() { o.enter(ctx, joinFailed, otellifecycle.FailedState(reason)) }); err != nil {
+// abandon ends a Join whose ctx ended, dropping its intent: the node is
+// what it was before the Join (mode before, state beforeState), or a
+// member when others have joined it meanwhile.
+func (o *Observer) abandon(ctx context.Context, before mode, beforeState otellifecycle.State) error {
+	err := o.whileJoining(func() {
+		if n, _ := o.members(); n > 1 || before == member {
+			o.enter(ctx, member, otellifecycle.ReadyState(n))
+			return
+		}
+		o.enter(ctx, before, beforeState)
+	})
+	if err != nil {
 		return err
 	}
-	return fmt.Errorf("lifecyclememberlist: join %v abandoned: %w", seeds, ctx.Err())
+	return fmt.Errorf("lifecyclememberlist: Join: %w", ctx.Err())
 }
 
 // oneLine gives memberlist's Join error as one line: it is a go-multierror

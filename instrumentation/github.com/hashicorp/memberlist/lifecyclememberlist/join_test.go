@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -50,8 +52,8 @@ func TestJoinCountsAttemptsUntilASeedStarts(t *testing.T) {
 	if len(got) < 5 || got[len(got)-1] != otellifecycle.ReadyState(2) {
 		t.Fatalf("joiner: states %v, want at least Joining{0} … Joining{3} then Ready{2}", got)
 	}
-	assertGauge(t, joiner, "ready")
-	assertGauge(t, seed, "ready")
+	testsupport.WantStateGauge(t, joiner.reader, otellifecycle.Ready)
+	testsupport.WantStateGauge(t, seed.reader, otellifecycle.Ready)
 }
 
 func TestJoinFailsNamingTheSeedsWhenEveryAttemptFails(t *testing.T) {
@@ -87,7 +89,7 @@ func TestJoinFailsNamingTheSeedsWhenEveryAttemptFails(t *testing.T) {
 	if last := errors.Unwrap(err); last == nil || !strings.Contains(last.Error(), "failed to join "+a2) {
 		t.Errorf("error %v wraps %v, want memberlist's last Join error", err, last)
 	}
-	assertGauge(t, joiner, "failed")
+	testsupport.WantStateGauge(t, joiner.reader, otellifecycle.Failed)
 }
 
 func TestFailedJoinIsRetriedByJoiningAgain(t *testing.T) {
@@ -96,7 +98,7 @@ func TestFailedJoinIsRetriedByJoiningAgain(t *testing.T) {
 	if err := joiner.obs.Join(t.Context(), []string{seedAddr}); err == nil {
 		t.Fatal("Join with its seed down returned nil")
 	}
-	waitUntil(t, joiner, "failed", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Failed })
+	waitFailed(t, joiner)
 
 	seed := start(t, "seed", setup{conf: func(c *memberlist.Config) { c.BindPort = seedPort }})
 	if err := seed.obs.Join(t.Context(), nil); err != nil {
@@ -110,7 +112,7 @@ func TestFailedJoinIsRetriedByJoiningAgain(t *testing.T) {
 		got[3] != otellifecycle.ReadyState(2) {
 		t.Fatalf("states %v, want Joining{0}, Failed, Joining{0}, Ready{2}", got)
 	}
-	assertGauge(t, joiner, "ready")
+	testsupport.WantStateGauge(t, joiner.reader, otellifecycle.Ready)
 }
 
 func TestFailedJoinerThatTheClusterFindsIsReady(t *testing.T) {
@@ -130,30 +132,137 @@ func TestFailedJoinerThatTheClusterFindsIsReady(t *testing.T) {
 	if s := states(lonely)[1]; s.Phase != otellifecycle.Failed {
 		t.Fatalf("states %v, want Joining{0}, Failed, Ready{2}", states(lonely))
 	}
-	assertGauge(t, lonely, "ready")
+	testsupport.WantStateGauge(t, lonely.reader, otellifecycle.Ready)
 }
 
-func TestJoinAbandonedWhenItsContextEnds(t *testing.T) {
+// A Join whose ctx ends returns ctx's error and drops its intent: nothing
+// is Failed, and the node is what it was before the Join (Starting before
+// the first; Ready{n} for a member joining again).
+func TestJoinCancelledDropsItsIntent(t *testing.T) {
 	down, _ := unusedAddr(t)
-	joiner := start(t, "joiner", setup{opts: []lifecyclememberlist.Option{
-		lifecyclememberlist.WithJoinBackoff(0, time.Hour)}})
-	ctx, cancel := context.WithCancel(t.Context())
-	joined := make(chan error, 1)
-	go func() { joined <- joiner.obs.Join(ctx, []string{down}) }()
-	waitFor(t, joiner, otellifecycle.JoiningState(1))
-	cancel()
-	select {
-	case err := <-joined:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Join returned %v, want context.Canceled", err)
+	waitOneHour := setup{opts: []lifecyclememberlist.Option{lifecyclememberlist.WithJoinBackoff(0, time.Hour)}}
+	// cancelledJoin runs n's Join through down until it waits for its
+	// second attempt, then cancels it.
+	cancelledJoin := func(t *testing.T, n *node) {
+		t.Helper()
+		before := len(states(n))
+		ctx, cancel := context.WithCancel(t.Context())
+		joined := make(chan error, 1)
+		go func() { joined <- n.obs.Join(ctx, []string{down}) }()
+		testsupport.Eventually(t, "the first attempt made", within, func() bool { return len(states(n)) > before })
+		time.Sleep(100 * time.Millisecond) // memberlist's Join to a closed port fails at once
+		cancel()
+		select {
+		case err := <-joined:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Join returned %v, want an error wrapping context.Canceled", err)
+			}
+		case <-time.After(within):
+			t.Fatalf("Join did not return within %v of its context's end", within)
 		}
-	case <-time.After(within):
-		t.Fatalf("Join did not return within %v of its context's end", within)
 	}
-	got := states(joiner)
-	if len(got) != 3 || got[2].Phase != otellifecycle.Failed ||
-		!strings.Contains(got[2].Reason, "abandoned") || !strings.Contains(got[2].Reason, down) {
-		t.Fatalf("states %v, want Joining{0}, Joining{1}, Failed{join [%s] abandoned …}", got, down)
+
+	t.Run("first Join", func(t *testing.T) {
+		joiner := start(t, "joiner", waitOneHour)
+		cancelledJoin(t, joiner)
+		if got, want := states(joiner), []otellifecycle.State{otellifecycle.JoiningState(0), otellifecycle.StartingState()}; !slices.Equal(got, want) {
+			t.Fatalf("states %v, want %v", got, want)
+		}
+		testsupport.WantStateGauge(t, joiner.reader, otellifecycle.Starting)
+	})
+	t.Run("a member joining again", func(t *testing.T) {
+		a := start(t, "a", setup{})
+		if err := a.obs.Join(t.Context(), nil); err != nil {
+			t.Fatal(err)
+		}
+		b := start(t, "b", waitOneHour)
+		if err := b.obs.Join(t.Context(), []string{a.addr()}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, b, otellifecycle.ReadyState(2))
+		cancelledJoin(t, b)
+		assertTail(t, b, otellifecycle.ReadyState(2), otellifecycle.JoiningState(0), otellifecycle.ReadyState(2))
+	})
+}
+
+// After Close, Shutdown or Leave, Join asks memberlist nothing and
+// returns ErrClosed: a node that is going away is not joined back.
+func TestJoinAfterCloseShutdownOrLeaveIsErrClosed(t *testing.T) {
+	for name, end := range map[string]func(*lifecyclememberlist.Observer) error{
+		"Close":    (*lifecyclememberlist.Observer).Close,
+		"Shutdown": (*lifecyclememberlist.Observer).Shutdown,
+		"Leave":    func(o *lifecyclememberlist.Observer) error { return o.Leave(time.Second) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			seed := start(t, "seed", setup{})
+			if err := seed.obs.Join(t.Context(), nil); err != nil {
+				t.Fatal(err)
+			}
+			n := start(t, "n", setup{})
+			if err := end(n.obs); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.obs.Join(t.Context(), []string{seed.addr()}); !errors.Is(err, lifecyclememberlist.ErrClosed) {
+				t.Errorf("Join after %s: %v, want ErrClosed", name, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+			if got := seed.obs.Memberlist().NumMembers(); got != 1 {
+				t.Errorf("the seed has %d members after a Join that was refused, want 1", got)
+			}
+		})
+	}
+}
+
+// A Leave or a Shutdown while Join waits for its next attempt ends the
+// Join at once with ErrClosed; it tries no more.
+func TestJoinStopsWhenTheNodeGoesAwayBetweenAttempts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(*lifecyclememberlist.Observer) error
+		last otellifecycle.State
+	}{
+		{"Leave", func(o *lifecyclememberlist.Observer) error { return o.Leave(time.Second) }, otellifecycle.DrainingState()},
+		{"Shutdown", (*lifecyclememberlist.Observer).Shutdown, otellifecycle.StoppingState()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			down, _ := unusedAddr(t)
+			n := start(t, "n", setup{opts: []lifecyclememberlist.Option{lifecyclememberlist.WithJoinBackoff(0, time.Hour)}})
+			joined := make(chan error, 1)
+			go func() { joined <- n.obs.Join(t.Context(), []string{down}) }()
+			waitFor(t, n, otellifecycle.JoiningState(0))
+			time.Sleep(100 * time.Millisecond) // the first attempt failed: Join waits
+			if err := tc.end(n.obs); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-joined:
+				if !errors.Is(err, lifecyclememberlist.ErrClosed) {
+					t.Errorf("Join: %v, want ErrClosed", err)
+				}
+			case <-time.After(within):
+				t.Fatalf("Join still waiting %v after %s", within, tc.name)
+			}
+			assertTail(t, n, otellifecycle.JoiningState(0), tc.last)
+		})
+	}
+}
+
+// One Join at a time: a second one, while the first runs, returns an
+// error at once.
+func TestJoinWhileAnotherRunsIsAnError(t *testing.T) {
+	down, _ := unusedAddr(t)
+	n := start(t, "n", setup{opts: []lifecyclememberlist.Option{lifecyclememberlist.WithJoinBackoff(0, time.Hour)}})
+	ctx, cancel := context.WithCancel(t.Context())
+	first := make(chan error, 1)
+	go func() { first <- n.obs.Join(ctx, []string{down}) }()
+	waitFor(t, n, otellifecycle.JoiningState(0))
+	err := n.obs.Join(t.Context(), []string{down})
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "another Join is running") {
+		t.Errorf("second Join: %v, want an error", err)
+	}
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Errorf("first Join: %v, want context.Canceled", err)
 	}
 }
 
@@ -168,7 +277,7 @@ func TestFirstNodeJoinsWithoutSeedsAndIsReadyAtOnce(t *testing.T) {
 	if got := states(first); len(got) != 1 || got[0] != otellifecycle.ReadyState(1) {
 		t.Fatalf("states %v, want Ready{1} alone", got)
 	}
-	assertGauge(t, first, "ready")
+	testsupport.WantStateGauge(t, first.reader, otellifecycle.Ready)
 }
 
 func TestCreateFailureIsFailed(t *testing.T) {

@@ -28,6 +28,13 @@ const (
 	stopping               // shut down: nothing brings it back
 )
 
+// ErrClosed is what Join returns once the node is going away: after Close,
+// Shutdown or Leave, and for a Join those interrupt. Such a Join asks
+// memberlist nothing more, so a retry in flight never joins back a node
+// that is leaving or gone. Leave returns it after Shutdown (memberlist
+// itself would panic).
+var ErrClosed = errors.New("lifecyclememberlist: the Observer is closed, shut down or leaving")
+
 // Observer drives one Tracker from one memberlist node. Its methods are safe
 // for concurrent use.
 type Observer struct {
@@ -45,19 +52,30 @@ type Observer struct {
 
 	joins, leaves, updates, coalesced atomic.Uint64
 
+	// engMu serializes memberlist's Leave and Shutdown, and guards shut:
+	// memberlist panics on a Leave after its Shutdown, and a Leave waits
+	// for its message to go out (up to its timeout) before it returns.
+	// Lock order: engMu, then mu, then evMu.
+	engMu sync.Mutex
+	shut  bool // memberlist's Shutdown was called through the Observer
+
 	// mu serializes every move of the tracker and guards the fields below,
 	// so transitions reach the tracker in the order they were decided.
-	// Lock order: mu, then evMu.
 	mu         sync.Mutex
 	mode       mode
 	worst      int       // the worst health score; 0: the check is off
 	worstSince time.Time // since when the score has been at its worst; zero: it is not
 
-	closed    atomic.Bool   // set under mu: the tracker is no longer moved
-	kick      chan struct{} // one slot: membership changed since the goroutine last looked
-	done      chan struct{} // closed by Close
-	stopped   chan struct{} // closed when the goroutine ends
-	closeOnce sync.Once
+	closed   atomic.Bool   // set under mu: the tracker is no longer moved
+	kick     chan struct{} // one slot: membership changed since the goroutine last looked
+	done     chan struct{} // closed by Close
+	stopped  chan struct{} // closed when the goroutine ends
+	gone     chan struct{} // closed by the first of Close, Shutdown and Leave: Join ends
+	goneOnce sync.Once
+
+	closeOnce    sync.Once
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // Create creates a memberlist node from a copy of conf, the way
@@ -91,6 +109,7 @@ func Create(conf *memberlist.Config, t *otellifecycle.Tracker, opts ...Option) (
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
+		gone:    make(chan struct{}),
 	}
 	if cfg.healthTimeout > 0 && conf.AwarenessMaxMultiplier > 1 {
 		o.worst = conf.AwarenessMaxMultiplier - 1
@@ -132,50 +151,76 @@ func (o *Observer) Stats() Stats {
 	}
 }
 
-// Leave moves the tracker to Draining (unless the Observer is closed), then
-// leaves the cluster with
-// memberlist's Leave(timeout) and returns its error: the node stays Draining
-// whether the leave message went out in time or not. Memberlist cannot leave
-// after Shutdown: that is an error here (memberlist itself panics).
+// Leave moves the tracker to Draining (unless the Observer is closed) and
+// ends a running Join, then leaves the cluster with memberlist's
+// Leave(timeout) and returns its error: the node stays Draining whether the
+// leave message went out in time or not. After Shutdown it does nothing and
+// returns ErrClosed (memberlist itself panics on a Leave after its
+// Shutdown); a Shutdown that comes during a Leave waits for it, at most its
+// timeout.
 func (o *Observer) Leave(timeout time.Duration) error {
-	o.mu.Lock()
-	if o.mode == stopping {
-		o.mu.Unlock()
-		return errors.New("lifecyclememberlist: Leave after Shutdown")
+	o.engMu.Lock()
+	defer o.engMu.Unlock()
+	if o.shut {
+		return ErrClosed
 	}
-	o.enter(context.Background(), draining, otellifecycle.DrainingState())
+	o.endJoins()
+	o.mu.Lock()
+	if o.mode != stopping {
+		o.enter(context.Background(), draining, otellifecycle.DrainingState())
+	}
 	o.mu.Unlock()
 	return o.ml.Leave(timeout)
 }
 
-// Shutdown moves the tracker to Stopping (unless the Observer is closed),
-// shuts the memberlist node down (without a leave message: call Leave first
-// to leave gracefully) and closes the Observer. It returns memberlist's
-// error. Later calls do nothing more.
+// Shutdown ends a running Join, moves the tracker to Stopping (unless the
+// Observer is closed), shuts the memberlist node down (without a leave
+// message: call Leave first to leave gracefully) and closes the Observer.
+// It returns memberlist's error. Shutdown is idempotent and safe to call
+// concurrently with every method; every call returns the first one's
+// result.
 func (o *Observer) Shutdown() error {
-	o.mu.Lock()
-	if o.mode != stopping {
+	o.shutdownOnce.Do(func() {
+		o.endJoins()
+		o.engMu.Lock()
+		o.mu.Lock()
 		o.enter(context.Background(), stopping, otellifecycle.StoppingState())
-	}
-	o.mu.Unlock()
-	err := o.ml.Shutdown()
-	o.Close()
-	return err
+		o.mu.Unlock()
+		o.shut = true
+		err := o.ml.Shutdown()
+		o.engMu.Unlock()
+		if err != nil {
+			err = fmt.Errorf("lifecyclememberlist: Shutdown: %w", err)
+		}
+		o.shutdownErr = errors.Join(err, o.Close())
+	})
+	return o.shutdownErr
 }
 
-// Close stops the Observer's goroutine and its health check, and waits for
-// it. From then on the tracker is not moved (a running Join returns an error
-// at its next step), while the wrapper still forwards every event to the
+// Close ends a running Join (which returns ErrClosed), stops the Observer's
+// goroutine and its health check, and waits for it. From then on the
+// tracker is not moved, while the wrapper still forwards every event to the
 // caller's delegate. Close leaves memberlist running; Shutdown stops both.
-// Close is idempotent.
-func (o *Observer) Close() {
+// Close is idempotent and safe to call concurrently with every method; it
+// returns nil, as the Observer holds nothing that can fail to close (the
+// error is there for the contract every engine module of this repository
+// follows).
+func (o *Observer) Close() error {
 	o.closeOnce.Do(func() {
+		o.endJoins()
 		o.mu.Lock()
 		o.closed.Store(true)
 		o.mu.Unlock()
 		close(o.done)
 		<-o.stopped
 	})
+	return nil
+}
+
+// endJoins tells every Join, running or to come, that the node is going
+// away.
+func (o *Observer) endJoins() {
+	o.goneOnce.Do(func() { close(o.gone) })
 }
 
 // enter switches to mode m and moves the tracker to s, unless the Observer

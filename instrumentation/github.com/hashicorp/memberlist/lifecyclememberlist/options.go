@@ -3,6 +3,8 @@ package lifecyclememberlist
 import (
 	"fmt"
 	"time"
+
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
 // DefaultHealthTimeout is how long the health score must stay at its worst
@@ -10,20 +12,6 @@ import (
 // raft instrumentation's leaderless timeout: the time an operator waits before
 // calling a node out of its cluster.
 const DefaultHealthTimeout = 10 * time.Second
-
-// defaultJoinBackoff is the origin's join backoff, in a new slice.
-func defaultJoinBackoff() []time.Duration {
-	return []time.Duration{
-		0,
-		250 * time.Millisecond,
-		500 * time.Millisecond,
-		time.Second,
-		2 * time.Second,
-		4 * time.Second,
-		8 * time.Second,
-		16 * time.Second,
-	}
-}
 
 // config is what the options build; see newConfig for its defaults.
 type config struct {
@@ -33,8 +21,10 @@ type config struct {
 }
 
 // Option configures an Observer (see Create). Options are applied in order,
-// the last of those that set one value winning. The interface is sealed: only
-// this package's With* functions make Options.
+// the last of those that set one value winning. An invalid value makes
+// Create return an error that names the option; none is ignored or
+// corrected. The interface is sealed: only this package's With* functions
+// make Options.
 type Option interface {
 	apply(config) config
 }
@@ -45,9 +35,9 @@ func (f optionFunc) apply(c config) config { return f(c) }
 
 // WithJoinBackoff sets the waits of Join's attempts: attempt i waits delays[i]
 // before it tries, and Join makes len(delays) attempts before it fails. At
-// least one delay is needed, and none may be negative. The default is the
-// origin's: 0, 250 ms, 500 ms, 1 s, 2 s, 4 s, 8 s, 16 s (eight attempts over
-// 31.75 s of waiting).
+// least one delay is needed, and none may be negative. The default is
+// otellifecycle.DefaultJoinBackoff: 0, 250 ms, 500 ms, 1 s, 2 s, 4 s, 8 s,
+// 16 s (eight attempts over 31.75 s of waiting).
 func WithJoinBackoff(delays ...time.Duration) Option {
 	delays = append([]time.Duration(nil), delays...)
 	return optionFunc(func(c config) config {
@@ -83,7 +73,7 @@ func WithHealthTimeout(d time.Duration) Option {
 }
 
 func newConfig(opts []Option) config {
-	c := config{backoff: defaultJoinBackoff(), healthTimeout: DefaultHealthTimeout}
+	c := config{backoff: otellifecycle.DefaultJoinBackoff(), healthTimeout: DefaultHealthTimeout}
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
