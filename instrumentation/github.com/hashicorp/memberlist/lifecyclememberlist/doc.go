@@ -45,7 +45,7 @@
 //	memberlist.Create fails                                  Failed{"create memberlist: <error>"}
 //	Join(ctx, seeds): attempt i, after its wait backoff[i]   Joining{i}, i from 0
 //	memberlist Join contacts a seed (or Join without seeds)  Ready{alive}
-//	every attempt fails                                      Failed{"join <seeds>: N attempts failed: <last error>"}
+//	every attempt fails                                      Failed{"join failed after N attempts: <last error>"}
 //	ctx ends during Join                                     what it was before Join (Starting before the first),
 //	                                                           Ready{alive} when other members joined it meanwhile
 //	Join after Leave, Shutdown or Close                      (unchanged; Join returns ErrClosed)

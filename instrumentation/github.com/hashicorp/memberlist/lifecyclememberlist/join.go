@@ -15,8 +15,9 @@ import (
 // backoff's i-th delay (WithJoinBackoff), then shows as Joining{i} while it
 // calls memberlist's Join, and until the next attempt starts. The first
 // attempt that contacts a seed makes the node Ready{alive} and Join returns
-// nil. When every attempt fails, the node is Failed with a reason that
-// names the seeds and the last error, and Join returns that error.
+// nil. When every attempt fails, the node is
+// Failed{"join failed after N attempts: <last error>"}, memberlist's last
+// error naming each seed it could not join, and Join returns that error.
 //
 // When ctx ends first, Join returns an error wrapping ctx's and drops the
 // Joining intent: nothing is marked Failed, and the node shows what it
@@ -79,7 +80,7 @@ func (o *Observer) Join(ctx context.Context, seeds []string) error {
 		return o.whileJoining(func() { o.enterReady(ctx) })
 	}
 	n := len(o.cfg.backoff)
-	reason := fmt.Sprintf("join %v: %d attempts failed: %s", seeds, n, oneLine(last))
+	reason := fmt.Sprintf("join failed after %d attempts: %s", n, oneLine(last))
 	if err := o.whileJoining(func() { o.enter(ctx, joinFailed, otellifecycle.FailedState(reason)) }); err != nil {
 		return err
 	}

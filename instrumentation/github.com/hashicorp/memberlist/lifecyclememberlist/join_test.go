@@ -72,7 +72,7 @@ func TestJoinFailsNamingTheSeedsWhenEveryAttemptFails(t *testing.T) {
 		t.Fatalf("states %v, want Joining{0}, Joining{1}, Joining{2}, Failed", got)
 	}
 	reason := got[3].Reason
-	for _, want := range []string{a1, a2, "3 attempts failed", "connection refused"} {
+	for _, want := range []string{a1, a2, "join failed after 3 attempts: ", "connection refused"} {
 		if !strings.Contains(reason, want) {
 			t.Errorf("reason %q does not name %q", reason, want)
 		}
