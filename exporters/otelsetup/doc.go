@@ -36,6 +36,10 @@
 //	    the process (resource.WithService, WithHost and friends).
 //	OTEL_BSP_*, OTEL_BLRP_*, OTEL_METRIC_EXPORT_INTERVAL
 //	    read by the SDK's batch processors and periodic reader.
+//	OTEL_PROPAGATORS
+//	    the global propagator (contrib's autoprop): tracecontext, baggage,
+//	    b3, b3multi, jaeger, xray, ottrace or none, or a list; default
+//	    tracecontext,baggage.
 //
 // A value it does not recognize is reported through otel.Handle and
 // ignored, never fatal: see Setup.
@@ -44,4 +48,30 @@
 // export in the background, so Setup returns at once when the endpoint is
 // down, and telemetry is dropped, not queued without bound, while it is.
 // Shutdown flushes what is buffered and returns when its context ends.
+//
+// # Globals
+//
+// Setup does what OpenTelemetry's own setup code does: it makes its
+// providers the process's global ones and sets the global propagator, so
+// every instrumentation that takes the globals (otelhttp, otelgrpc, a
+// database driver's) exports through the same providers as the tracker.
+// The tracker does not depend on it: TrackerOptions hands it the providers,
+// and the engine modules take them from the tracker. WithoutGlobals leaves
+// every global alone, for a process that runs several services, each with
+// providers of its own.
+//
+// # Errors
+//
+// An exporter that cannot export reports it through otel.Handle, and a
+// collector that is down fails every export: every few seconds, with the
+// same text. Setup installs a global error handler that passes each
+// distinct error on (to the handler in place before Setup; by default the
+// standard logger) the first time, then at most once a minute with the
+// number of times it came meanwhile; Shutdown reports the repeats still
+// held back. A handler set with otel.SetErrorHandler after Setup gets
+// every error. A service that runs without a collector on purpose says so
+// instead: OTEL_TRACES_EXPORTER=none, OTEL_LOGS_EXPORTER=none, and
+// OTEL_METRICS_EXPORTER=prometheus (with WithPrometheus, its reader alone;
+// without it, autoexport's server on localhost:9464); nothing is then
+// exported, so nothing fails, at Shutdown either.
 package otelsetup

@@ -18,6 +18,7 @@ type config struct {
 	prometheus            *promexport.Exporter
 	console               io.Writer
 	processors            []sdktrace.SpanProcessor
+	noGlobals             bool
 }
 
 // Option configures Setup.
@@ -96,4 +97,15 @@ func WithConsoleWriter(w io.Writer) Option {
 			c.console = w
 		}
 	})
+}
+
+// WithoutGlobals leaves the process's OpenTelemetry globals alone: the
+// tracer, meter and logger providers, the propagator and the error handler
+// stay what they were, and only what is handed the Providers (a tracker
+// through TrackerOptions, and through it every engine module) exports
+// through them. For a process that runs several services, each with
+// providers of its own, as tests and a demo of three nodes in one process
+// do.
+func WithoutGlobals() Option {
+	return optionFunc(func(c *config) { c.noGlobals = true })
 }

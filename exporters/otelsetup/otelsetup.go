@@ -26,6 +26,7 @@ type Providers struct {
 	Logger   *sdklog.LoggerProvider
 	Resource *resource.Resource // what every signal says about the process
 
+	errs         *errorLimit // the global error handler Setup installed; nil with WithoutGlobals
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -41,10 +42,15 @@ func (p *Providers) TrackerOptions() []otellifecycle.Option {
 
 // Shutdown flushes and stops the three providers (and so every exporter
 // and reader, the WithPrometheus one included), in parallel, and returns
-// when they are done or ctx ends, whichever is first. Later calls return
-// the first call's result.
+// when they are done or ctx ends, whichever is first. Then the error
+// handler Setup installed reports the repeats it has held back. Later
+// calls return the first call's result. The globals stay set: to
+// providers that are shut down, which drop what they are given.
 func (p *Providers) Shutdown(ctx context.Context) error {
 	p.shutdownOnce.Do(func() {
+		if p.errs != nil {
+			defer p.errs.flush()
+		}
 		errs := make(chan error, 3)
 		go func() { errs <- p.Tracer.Shutdown(ctx) }()
 		go func() { errs <- p.Meter.Shutdown(ctx) }()
@@ -66,6 +72,11 @@ func (p *Providers) Shutdown(ctx context.Context) error {
 
 // Setup builds the providers from the options and the OTEL_* environment.
 //
+// Unless WithoutGlobals is given, Setup also makes the providers the
+// process's global ones, sets the global propagator from OTEL_PROPAGATORS
+// and installs a global error handler that reports a repeated error once a
+// minute (the package documentation, Globals and Errors, says why).
+//
 // The environment never stops a service from starting: a telemetry typo is
 // not an outage. An exporter name or OTLP protocol it does not recognize,
 // an exporter that cannot be built or a malformed OTEL_RESOURCE_ATTRIBUTES
@@ -85,6 +96,11 @@ func Setup(ctx context.Context, opts ...Option) (*Providers, error) {
 		if !slices.Contains([]string{OTLP, Console, None}, d.name) {
 			return nil, fmt.Errorf("otelsetup: %s: unknown exporter %q (want otlp, console or none)", d.option, d.name)
 		}
+	}
+	var errs *errorLimit
+	if !c.noGlobals { // first, so that what Setup itself reports is limited too
+		errs = newErrorLimit(otel.GetErrorHandler())
+		otel.SetErrorHandler(errs)
 	}
 	res := c.resource(ctx)
 
@@ -118,12 +134,17 @@ func Setup(ctx context.Context, opts ...Option) (*Providers, error) {
 		logOpts = append(logOpts, sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)))
 	}
 
-	return &Providers{
+	p := &Providers{
 		Tracer:   sdktrace.NewTracerProvider(traceOpts...),
 		Meter:    sdkmetric.NewMeterProvider(metricOpts...),
 		Logger:   sdklog.NewLoggerProvider(logOpts...),
 		Resource: res,
-	}, nil
+		errs:     errs,
+	}
+	if !c.noGlobals {
+		p.setGlobals()
+	}
+	return p, nil
 }
 
 // resource describes the service, the process and the host. Later sources
