@@ -231,8 +231,8 @@ func (c *cluster) failover(ctx context.Context, pause time.Duration, say func(fo
 	if err := c.crash(i); err != nil {
 		say("%s: crash: %v", killed, err)
 	}
-	if j, ok := c.awaitLeader(ctx, pause); ok {
-		say("new leader: %s, %v after the kill", c.cfgs[j].ID, time.Since(crashed).Round(time.Millisecond))
+	if j, at := c.awaitLeader(ctx, pause); j >= 0 {
+		say("new leader: %s, %v after the kill", c.cfgs[j].ID, at.Sub(crashed).Round(time.Millisecond))
 	}
 	if ctx.Err() != nil {
 		return i, nil
@@ -257,22 +257,25 @@ func (c *cluster) failover(ctx context.Context, pause time.Duration, say func(fo
 	return i, nil
 }
 
-// awaitLeader waits up to d for a node to lead, and returns it. It waits
-// the whole of d whatever happens, unless ctx ends.
-func (c *cluster) awaitLeader(ctx context.Context, d time.Duration) (leader int, ok bool) {
+// awaitLeader waits d, unless ctx ends first, and returns the first node
+// it saw lead meanwhile (-1 for none) and when it saw it.
+func (c *cluster) awaitLeader(ctx context.Context, d time.Duration) (leader int, at time.Time) {
+	leader = -1
 	over := time.NewTimer(d)
 	defer over.Stop()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if j := c.leader(); j >= 0 && !ok {
-			leader, ok = j, true
+		if leader < 0 {
+			if leader = c.leader(); leader >= 0 {
+				at = time.Now()
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return leader, ok
+			return leader, at
 		case <-over.C:
-			return leader, ok
+			return leader, at
 		case <-tick.C:
 		}
 	}

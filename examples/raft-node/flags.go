@@ -45,7 +45,7 @@ func parseFlags(args []string) (flags, error) {
 		node: config{
 			ID: *id, Listen: *listen, Advertise: *advertise, Raft: *raftAddr, RaftAdvertise: *raftAdvertise,
 			GRPC: *grpcAddr, Admin: *admin, Dir: *data, Timing: timing,
-			Logger: consoleLogger(),
+			Logger: consoleLogger(), Globals: true,
 		},
 		bootstrap:  *boot,
 		seeds:      splitList(*seeds),

@@ -52,6 +52,10 @@ type config struct {
 	Dir           string // BoltDB log and snapshots; kept across restarts
 	Timing        timing // zero: defaultTiming
 	Logger        *slog.Logger
+	// Globals makes the node's OpenTelemetry providers the process's
+	// global ones (otelsetup's default): for a node alone in its process.
+	// The demo's three nodes share one process and leave the globals alone.
+	Globals bool
 }
 
 // node is one Raft server, its tracker and Observer, and its servers, as
@@ -147,7 +151,7 @@ func (n *node) setupTelemetry(ctx context.Context) (err error) {
 	if n.prom, err = promexport.New(); err != nil {
 		return err
 	}
-	n.providers, err = otelsetup.Setup(ctx,
+	opts := []otelsetup.Option{
 		otelsetup.WithServiceName("raft-node"),
 		otelsetup.WithInstanceID(n.cfg.ID),
 		// The console is for people: one log line per transition. Spans go
@@ -156,7 +160,12 @@ func (n *node) setupTelemetry(ctx context.Context) (err error) {
 		otelsetup.WithDefaultTraceExporter(otelsetup.None),
 		otelsetup.WithDefaultMetricExporter(otelsetup.None),
 		otelsetup.WithDefaultLogExporter(otelsetup.None),
-		otelsetup.WithPrometheus(n.prom))
+		otelsetup.WithPrometheus(n.prom),
+	}
+	if !n.cfg.Globals {
+		opts = append(opts, otelsetup.WithoutGlobals())
+	}
+	n.providers, err = otelsetup.Setup(ctx, opts...)
 	return err
 }
 
