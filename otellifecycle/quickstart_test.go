@@ -23,7 +23,8 @@ func runNode(ctx context.Context, mux *http.ServeMux, nodeID string, seeds []str
 	// quickstart:begin
 	tracker, err := otellifecycle.New(
 		otellifecycle.WithAttributes(attribute.String("node.id", nodeID)),
-		// WithMeterProvider / WithTracerProvider / WithLoggerProvider default to the globals.
+		// WithMeterProvider / WithTracerProvider / WithLoggerProvider default to the
+		// globals, which otelsetup.Setup sets (see Wiring it to real destinations).
 	)
 	if err != nil {
 		return err
@@ -34,11 +35,9 @@ func runNode(ctx context.Context, mux *http.ServeMux, nodeID string, seeds []str
 	mux.Handle("/readyz", tracker.ReadyHandler())          // 200 when Ready, else 503
 	mux.Handle("/livez", tracker.LiveHandler())            // 200 unless Failed
 
-	// Join with the origin's backoff: at once, then after 0.25, 0.5, 1, 2, 4, 8 and 16 s.
-	backoff := []time.Duration{0, 250 * time.Millisecond, 500 * time.Millisecond, time.Second,
-		2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+	// Join on the default schedule: at once, then after 0.25, 0.5, 1, 2, 4, 8 and 16 s.
 	var members []string
-	for attempt, wait := range backoff {
+	for attempt, wait := range otellifecycle.DefaultJoinBackoff() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
