@@ -3,9 +3,6 @@ package compose_test
 import (
 	"context"
 	"flag"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"maps"
 	"net"
@@ -24,6 +21,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v4"
+
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/gosource"
 )
 
 // Where things are, from this folder.
@@ -699,112 +698,21 @@ func nodes(t *testing.T, p *types.Project) []node {
 }
 
 // raftNodeFlags reads the flags of raft-node's one-node command line from
-// its source: the definitions (fs.String("listen", …), fs.DurationVar(&d,
-// "leaderless", …), …) on a FlagSet made by flag.NewFlagSet("raft-node", …).
-// The demo's FlagSet, "raft-node demo", is not that command line. It
+// its source: the flags of the FlagSet made by flag.NewFlagSet("raft-node",
+// …); the demo's FlagSet, "raft-node demo", is not that command line. It
 // returns name → kind ("bool", "duration", "int", "uint", "float",
 // "string").
 func raftNodeFlags(t *testing.T) map[string]string {
 	t.Helper()
-	kinds := map[string]string{
-		"Bool": "bool", "BoolVar": "bool", "BoolFunc": "bool",
-		"Duration": "duration", "DurationVar": "duration",
-		"Int": "int", "IntVar": "int", "Int64": "int", "Int64Var": "int",
-		"Uint": "uint", "UintVar": "uint", "Uint64": "uint", "Uint64Var": "uint",
-		"Float64": "float", "Float64Var": "float",
-		"String": "string", "StringVar": "string", "Func": "string", "TextVar": "string", "Var": "string",
-	}
-	files, err := filepath.Glob(filepath.Join(raftNodeDir, "*.go"))
+	p, err := gosource.Read(raftNodeDir, "raft-node")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("raft-node's source: %v", err)
 	}
-	fset := token.NewFileSet()
-	defined := map[string]string{}
-	sets := 0
-	for _, file := range files {
-		if strings.HasSuffix(file, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, file, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatalf("raft-node's source: %v", err)
-		}
-		for _, decl := range f.Decls {
-			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
-			}
-			fsVars := map[string]bool{} // the variables holding the "raft-node" FlagSet in fn
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				as, ok := n.(*ast.AssignStmt)
-				if !ok || len(as.Lhs) != len(as.Rhs) {
-					return true
-				}
-				for i, rhs := range as.Rhs {
-					if pkg, fun, args := call(rhs); pkg == "flag" && fun == "NewFlagSet" && len(args) > 0 && stringLit(args[0]) == "raft-node" {
-						if id, ok := as.Lhs[i].(*ast.Ident); ok {
-							fsVars[id.Name] = true
-							sets++
-						}
-					}
-				}
-				return true
-			})
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				recv, method, args := call(n)
-				kind, isDef := kinds[method]
-				if !fsVars[recv] || !isDef {
-					return true
-				}
-				at := 0
-				if strings.HasSuffix(method, "Var") {
-					at = 1 // fs.StringVar(&p, "name", …), fs.Var(v, "name", …), fs.TextVar(&p, "name", …)
-				}
-				name := ""
-				if at < len(args) {
-					name = stringLit(args[at])
-				}
-				if name == "" {
-					t.Fatalf("%s: a flag whose name is not a string literal; this test cannot read it", fset.Position(n.Pos()))
-				}
-				defined[name] = kind
-				return true
-			})
-		}
+	kinds := map[string]string{}
+	for name, f := range p.Flags {
+		kinds[name] = f.Kind
 	}
-	if sets == 0 || len(defined) == 0 {
-		t.Fatalf("no flag.NewFlagSet(\"raft-node\", …) with flags in %s", raftNodeDir)
-	}
-	return defined
-}
-
-// call splits x.f(args…) into "x", "f" and args; anything else gives "".
-func call(n ast.Node) (recv, fun string, args []ast.Expr) {
-	c, ok := n.(*ast.CallExpr)
-	if !ok {
-		return "", "", nil
-	}
-	sel, ok := c.Fun.(*ast.SelectorExpr)
-	if !ok {
-		return "", "", nil
-	}
-	id, ok := sel.X.(*ast.Ident)
-	if !ok {
-		return "", "", nil
-	}
-	return id.Name, sel.Sel.Name, c.Args
-}
-
-func stringLit(e ast.Expr) string {
-	lit, ok := e.(*ast.BasicLit)
-	if !ok || lit.Kind != token.STRING {
-		return ""
-	}
-	s, err := strconv.Unquote(lit.Value)
-	if err != nil {
-		return ""
-	}
-	return s
+	return kinds
 }
 
 // The parts of the configs the stack's addresses come from.
