@@ -112,7 +112,9 @@ func TestDemoClusterIsReadyOnEveryNode(t *testing.T) {
 		}
 		testsupport.Poll(t, n.cfg.ID+" /metrics", waitFor, 50*time.Millisecond, func() error {
 			_, body := get(t, base+"/metrics")
-			for _, want := range []string{`cluster_lifecycle_state{node_id="` + n.cfg.ID + `"`, `cluster_lifecycle_raft_servers{`} {
+			// The Raft series carry the tracker's node.id: the Observer
+			// inherits it.
+			for _, want := range []string{`cluster_lifecycle_state{node_id="` + n.cfg.ID + `"`, `cluster_lifecycle_raft_servers{node_id="` + n.cfg.ID + `"`} {
 				if !strings.Contains(body, want) {
 					return fmt.Errorf("no %s in the exposition", want)
 				}
