@@ -39,7 +39,7 @@ import (
 func (o *Observer) Join(ctx context.Context, seeds []string) error {
 	o.mu.Lock()
 	switch {
-	case o.closed.Load(), o.mode == draining, o.mode == stopping, o.isGone():
+	case o.closed.Load(), o.mode == draining, o.mode == stopping, o.gone.Err() != nil:
 		o.mu.Unlock()
 		return ErrClosed
 	case o.mode == joining:
@@ -62,7 +62,7 @@ func (o *Observer) Join(ctx context.Context, seeds []string) error {
 			case <-ctx.Done():
 				timer.Stop()
 				return o.abandon(ctx, before, beforeState)
-			case <-o.gone:
+			case <-o.gone.Done():
 				timer.Stop()
 				return ErrClosed
 			}
@@ -87,16 +87,6 @@ func (o *Observer) Join(ctx context.Context, seeds []string) error {
 	return &joinError{msg: "lifecyclememberlist: " + reason, last: last}
 }
 
-// isGone reports whether Close, Shutdown or Leave was called.
-func (o *Observer) isGone() bool {
-	select {
-	case <-o.gone:
-		return true
-	default:
-		return false
-	}
-}
-
 // joinError is Join's error when every attempt failed: the reason on one
 // line, wrapping memberlist's last error (whose own text spans lines).
 type joinError struct {
@@ -113,7 +103,7 @@ func (e *joinError) Unwrap() error { return e.last }
 func (o *Observer) whileJoining(move func()) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closed.Load() || o.mode != joining || o.isGone() {
+	if o.closed.Load() || o.mode != joining || o.gone.Err() != nil {
 		return ErrClosed
 	}
 	move()

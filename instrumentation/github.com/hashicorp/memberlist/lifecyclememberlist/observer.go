@@ -66,12 +66,12 @@ type Observer struct {
 	worst      int       // the worst health score; 0: the check is off
 	worstSince time.Time // since when the score has been at its worst; zero: it is not
 
-	closed   atomic.Bool   // set under mu: the tracker is no longer moved
-	kick     chan struct{} // one slot: membership changed since the goroutine last looked
-	done     chan struct{} // closed by Close
-	stopped  chan struct{} // closed when the goroutine ends
-	gone     chan struct{} // closed by the first of Close, Shutdown and Leave: Join ends
-	goneOnce sync.Once
+	closed   atomic.Bool        // set under mu: the tracker is no longer moved
+	kick     chan struct{}      // one slot: membership changed since the goroutine last looked
+	done     chan struct{}      // closed by Close
+	stopped  chan struct{}      // closed when the goroutine ends
+	gone     context.Context    // ends with the first of Close, Shutdown and Leave: Join ends
+	endJoins context.CancelFunc // ends gone
 
 	closeOnce    sync.Once
 	shutdownOnce sync.Once
@@ -109,8 +109,8 @@ func Create(conf *memberlist.Config, t *otellifecycle.Tracker, opts ...Option) (
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
-		gone:    make(chan struct{}),
 	}
+	o.gone, o.endJoins = context.WithCancel(context.Background())
 	if cfg.healthTimeout > 0 && conf.AwarenessMaxMultiplier > 1 {
 		o.worst = conf.AwarenessMaxMultiplier - 1
 	}
@@ -215,12 +215,6 @@ func (o *Observer) Close() error {
 		<-o.stopped
 	})
 	return nil
-}
-
-// endJoins tells every Join, running or to come, that the node is going
-// away.
-func (o *Observer) endJoins() {
-	o.goneOnce.Do(func() { close(o.gone) })
 }
 
 // enter switches to mode m and moves the tracker to s, unless the Observer

@@ -69,7 +69,7 @@ func (o *Observer) Bootstrap(ctx context.Context, cfg raft.Configuration) error 
 func (o *Observer) Join(ctx context.Context, join func(ctx context.Context) error) error {
 	o.mu.Lock()
 	switch {
-	case o.isGone():
+	case o.gone.Err() != nil:
 		o.mu.Unlock()
 		return ErrClosed
 	case o.joinRunning:
@@ -90,13 +90,7 @@ func (o *Observer) Join(ctx context.Context, join func(ctx context.Context) erro
 	// jctx ends with ctx, or when the node goes away.
 	jctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-o.gone:
-			cancel()
-		case <-jctx.Done():
-		}
-	}()
+	defer context.AfterFunc(o.gone, cancel)()
 
 	delays := o.cfg.joinBackoff
 	var err error
@@ -117,7 +111,7 @@ func (o *Observer) Join(ctx context.Context, join func(ctx context.Context) erro
 			f.joining, f.attempt, f.joinFailed = true, uint32(attempt), ""
 		})
 		err = join(jctx)
-		if o.isGone() || (err != nil && jctx.Err() != nil) {
+		if o.gone.Err() != nil || (err != nil && jctx.Err() != nil) {
 			return o.joinEnded(ctx)
 		}
 		if err == nil {
@@ -131,22 +125,12 @@ func (o *Observer) Join(ctx context.Context, join func(ctx context.Context) erro
 	return fmt.Errorf("lifecycleraft: %w", err)
 }
 
-// isGone reports whether Close, Shutdown or Leave was called.
-func (o *Observer) isGone() bool {
-	select {
-	case <-o.gone:
-		return true
-	default:
-		return false
-	}
-}
-
 // joinEnded drops the Joining intent of a Join that ends before its time
 // and returns its error: ErrClosed when the node is going away, ctx's
 // otherwise.
 func (o *Observer) joinEnded(ctx context.Context) error {
 	o.update(ctx, func(f *facts) { f.joining = false })
-	if o.isGone() {
+	if o.gone.Err() != nil {
 		return ErrClosed
 	}
 	return fmt.Errorf("lifecycleraft: Join: %w", ctx.Err())

@@ -50,10 +50,10 @@ type Observer struct {
 	done chan struct{} // closed by Close: the goroutine ends
 	wg   sync.WaitGroup
 
-	// gone is closed by the first of Close, Shutdown and Leave: from then
-	// on no Join asks the cluster anything.
-	gone     chan struct{}
-	goneOnce sync.Once
+	// gone ends with the first of Close, Shutdown and Leave (endJoins):
+	// from then on no Join asks the cluster anything.
+	gone     context.Context
+	endJoins context.CancelFunc
 
 	// mu guards f, closed and joinRunning. It is held only to copy or
 	// update facts, never across a call into Raft or the tracker, so metric
@@ -121,12 +121,12 @@ func Observe(r *raft.Raft, t *otellifecycle.Tracker, self raft.ServerID, opts ..
 		attrs:   append(t.Attributes(), cfg.attrs...),
 		ch:      make(chan raft.Observation, observationBuffer),
 		done:    make(chan struct{}),
-		gone:    make(chan struct{}),
 		applied: t.Current(),
 	}
 	if o.mp == nil {
 		o.mp = t.MeterProvider()
 	}
+	o.gone, o.endJoins = context.WithCancel(context.Background())
 	var err error
 	if o.reg, err = o.registerMetrics(); err != nil {
 		return nil, fmt.Errorf("lifecycleraft: Observe: %w", err)
@@ -188,12 +188,6 @@ func (o *Observer) Close() error {
 		}
 	})
 	return o.closeErr
-}
-
-// endJoins tells every Join, running or to come, that the node is going
-// away.
-func (o *Observer) endJoins() {
-	o.goneOnce.Do(func() { close(o.gone) })
 }
 
 // run is the Observer's one goroutine: it turns observations, poll ticks
