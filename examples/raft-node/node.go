@@ -261,14 +261,20 @@ func (n *node) closeAll() error {
 		n.client.CloseIdleConnections()
 	}
 	// The tracker first: it flushes its final state; then the providers
-	// export what is left and stop.
+	// export what is left and stop. Telemetry that cannot be delivered (a
+	// collector that is down) is a warning, not the node's failure: a
+	// supervisor reading the exit status would take it for a crash.
+	var telemetry []error
 	if n.tracker != nil {
-		errs = append(errs, n.tracker.Close())
+		telemetry = append(telemetry, n.tracker.Close())
 	}
 	if n.providers != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		errs = append(errs, n.providers.Shutdown(ctx))
+		telemetry = append(telemetry, n.providers.Shutdown(ctx))
 		cancel()
+	}
+	if err := errors.Join(telemetry...); err != nil {
+		n.cfg.Logger.Warn("telemetry not flushed", "node.id", n.cfg.ID, "error", err)
 	}
 	return errors.Join(errs...)
 }

@@ -246,3 +246,40 @@ func TestSingleNodeRefusesUnsafeAddresses(t *testing.T) {
 		})
 	}
 }
+
+// Telemetry that cannot be delivered is not the node's failure: with every
+// signal going over OTLP to an address that refuses, the node still stops
+// cleanly: single returns nil, so the process exits 0 on SIGTERM.
+func TestUndeliveredTelemetryDoesNotFailTheStop(t *testing.T) {
+	refused := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	for _, k := range []string{"OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"} {
+		t.Setenv(k, "otlp")
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://"+refused)
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "500")
+	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- single(ctx, []string{
+			"-id", "n1", "-listen", httpAddr, "-raft", "127.0.0.1:" + strconv.Itoa(freePort(t)),
+			"-data", filepath.Join(t.TempDir(), "n1"), "-bootstrap",
+		})
+	}()
+	testsupport.Poll(t, "Ready{1}", waitFor, 20*time.Millisecond, func() error {
+		if got := lifecycle("http://" + httpAddr); got != `{"phase":"ready","nodes":1}` {
+			return fmt.Errorf("lifecycle %s", got)
+		}
+		return nil
+	})
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the node's stop failed on its telemetry: %v", err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the node did not stop")
+	}
+}
