@@ -8,30 +8,28 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel"
+
+	"github.com/lifecyclekit/lifecycle/internal/testsupport"
 )
 
-// handled keeps, as text, what an error handler is given.
+// handled is an error handler that keeps what it is given; take returns,
+// as text, what came since the last take.
 type handled struct {
-	mu  sync.Mutex
-	got []string
-}
-
-func (h *handled) Handle(err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.got = append(h.got, err.Error())
+	testsupport.ErrorLog
+	taken int
 }
 
 func (h *handled) take() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	got := h.got
-	h.got = nil
+	all := h.All()
+	var got []string
+	for _, err := range all[h.taken:] {
+		got = append(got, err.Error())
+	}
+	h.taken = len(all)
 	return got
 }
 
