@@ -43,14 +43,19 @@ func TestJoinCountsAttemptsUntilASeedStarts(t *testing.T) {
 
 	waitFor(t, joiner, otellifecycle.ReadyState(2))
 	waitFor(t, seed, otellifecycle.ReadyState(2))
+	// Joining{0}, Joining{1} … then Ready{2}; or Ready{1} first, when an
+	// attempt reached the seed's port in the instant between its listener
+	// and its own entry in memberlist.Create, so that the seed's state
+	// named nobody yet: the count then follows the seed's announcement.
 	got := states(joiner)
-	for i, s := range got[:len(got)-1] {
-		if s != otellifecycle.JoiningState(uint32(i)) {
-			t.Fatalf("joiner: states %v, want Joining{0}, Joining{1}, … then Ready{2}", got)
-		}
+	k := 0
+	for k < len(got) && got[k] == otellifecycle.JoiningState(uint32(k)) {
+		k++
 	}
-	if len(got) < 5 || got[len(got)-1] != otellifecycle.ReadyState(2) {
-		t.Fatalf("joiner: states %v, want at least Joining{0} … Joining{3} then Ready{2}", got)
+	ready := got[k:]
+	if k < 4 || len(ready) == 0 || len(ready) > 2 || ready[len(ready)-1] != otellifecycle.ReadyState(2) ||
+		len(ready) == 2 && ready[0] != otellifecycle.ReadyState(1) {
+		t.Fatalf("joiner: states %v, want at least Joining{0} … Joining{3} then Ready{2} (or Ready{1}, Ready{2})", got)
 	}
 	testsupport.WantStateGauge(t, joiner.reader, otellifecycle.Ready)
 	testsupport.WantStateGauge(t, seed.reader, otellifecycle.Ready)
