@@ -3,17 +3,23 @@
 // what Raft reports (its state, its leader, its configuration) and what the
 // service asks of it (bootstrap, join, leave, shut down) become the node's
 // lifecycle phase, with every reader of the tracker (the state gauge,
-// /readyz, systemd, logs, traces) seeing it.
+// /readyz, systemd, logs, traces) seeing it. A node's Raft r, made by
+// raft.NewRaft(conf, …) on transport, is instrumented so:
 //
-//	obs, err := lifecycleraft.Observe(r, tracker, conf.LocalID) // right after raft.NewRaft
+//	obs, err := lifecycleraft.Observe(r, tracker, conf.LocalID) // before Bootstrap or Join
 //	if err != nil {
 //		return err
 //	}
-//	defer obs.Shutdown() // Stopping, then Raft shuts down
-//	if first {           // the node that starts the cluster
-//		err = obs.Bootstrap(ctx, raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: addr}}})
+//	defer obs.Shutdown() // runs before tracker.Close: Stopping, then Raft shuts down
+//	if bootstrap {       // the first node of a new cluster: Bootstrapping, then Ready{1}
+//		err = obs.Bootstrap(ctx, raft.Configuration{Servers: []raft.Server{
+//			{ID: conf.LocalID, Address: transport.LocalAddr()},
+//		}})
 //	} else { // every other node: Joining{0}, Joining{1} …, then Ready{voters}
 //		err = obs.Join(ctx, askSeedToAddMe)
+//	}
+//	if err != nil {
+//		return err
 //	}
 //
 // From Observe on, the Observer owns the tracker's phase: the service calls
