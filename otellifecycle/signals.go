@@ -20,15 +20,13 @@ type signals struct {
 	metrics    metrics
 	spans      *spans // nil when the TracerProvider is the API's no-op, or for a member of a Group without member spans
 	logs       *logs  // nil when the LoggerProvider is the API's no-op
-	now        func() time.Time
-	spanEvents bool // false WithoutSpanEvents
+	spanEvents bool   // false WithoutSpanEvents
 }
 
 func (s *signals) init(cfg *config, m *statemachine.Machine[State, Transition]) error {
 	if err := s.metrics.init(cfg, m); err != nil {
 		return err
 	}
-	s.now = cfg.now
 	s.spanEvents = !cfg.noSpanEvents
 	if !isNoop(cfg.tracerProvider) && (cfg.group == nil || cfg.group.traces()) {
 		first := m.Load()
@@ -88,9 +86,11 @@ func (s *signals) transition(ctx context.Context, tr *Transition) {
 	}
 }
 
-func (s *signals) close(last State) error {
+// close ends the open spans at now and stops the metrics; last is the
+// final state.
+func (s *signals) close(last State, now func() time.Time) error {
 	if s.spans != nil {
-		s.spans.close(s.now())
+		s.spans.close(now())
 	}
 	return s.metrics.close(last)
 }

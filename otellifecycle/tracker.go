@@ -375,7 +375,7 @@ func (t *Tracker) Close() error {
 		t.signals.metrics.flush(deadline)
 		var errs []error
 		t.m.Close(func(last statemachine.Snapshot[State]) {
-			if err := t.signals.close(last.State); err != nil {
+			if err := t.signals.close(last.State, t.m.Now); err != nil {
 				errs = append(errs, err)
 			}
 		})

@@ -102,6 +102,10 @@ func (m *Machine[S, E]) reading() *readers[S, E] {
 	return m.readers
 }
 
+// Now reads the Machine's clock (Config.Now), the one that times its
+// transitions.
+func (m *Machine[S, E]) Now() time.Time { return m.cfg.Now() }
+
 // Load returns the current snapshot. It is one atomic load and never
 // allocates: keep it that way, every reader of the tracker goes through here.
 // The snapshot must not be modified.
