@@ -3,7 +3,6 @@ package otelsetup
 import (
 	"go.opentelemetry.io/contrib/propagators/autoprop"
 	"go.opentelemetry.io/otel"
-	logglobal "go.opentelemetry.io/otel/log/global"
 )
 
 // setGlobals makes p's providers the process's global ones, as
@@ -15,6 +14,6 @@ import (
 func (p *Providers) setGlobals() {
 	otel.SetTracerProvider(p.Tracer)
 	otel.SetMeterProvider(p.Meter)
-	logglobal.SetLoggerProvider(p.Logger)
+	otel.SetLoggerProvider(p.Logger)
 	otel.SetTextMapPropagator(autoprop.NewTextMapPropagator())
 }

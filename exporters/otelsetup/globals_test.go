@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
-	logglobal "go.opentelemetry.io/otel/log/global"
 	"go.opentelemetry.io/otel/propagation"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -53,7 +52,7 @@ func TestSetupMakesItsProvidersTheGlobalOnes(t *testing.T) {
 	}
 	defer p.Shutdown(ctx)
 
-	if otel.GetTracerProvider() != p.Tracer || otel.GetMeterProvider() != p.Meter || logglobal.GetLoggerProvider() != p.Logger {
+	if otel.GetTracerProvider() != p.Tracer || otel.GetMeterProvider() != p.Meter || otel.GetLoggerProvider() != p.Logger {
 		t.Fatalf("the globals are not Setup's providers")
 	}
 	counter, err := otel.Meter("example.com/another/library").Int64Counter("another.library.requests")
@@ -97,7 +96,7 @@ func TestWithoutGlobalsLeavesTheGlobalsAlone(t *testing.T) {
 	defer lp.Shutdown(ctx)
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(mp)
-	logglobal.SetLoggerProvider(lp)
+	otel.SetLoggerProvider(lp)
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	errs := testsupport.CaptureOTelErrors(t)
 
@@ -106,7 +105,7 @@ func TestWithoutGlobalsLeavesTheGlobalsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Shutdown(ctx)
-	if otel.GetTracerProvider() != tp || otel.GetMeterProvider() != mp || logglobal.GetLoggerProvider() != lp {
+	if otel.GetTracerProvider() != tp || otel.GetMeterProvider() != mp || otel.GetLoggerProvider() != lp {
 		t.Error("WithoutGlobals: a global provider changed")
 	}
 	if _, ok := otel.GetTextMapPropagator().(propagation.TraceContext); !ok {
