@@ -122,7 +122,7 @@ func (c config) fail(format string, args ...any) config {
 }
 
 // WithMeterProvider sets where metrics go. Nil is ignored; the default is
-// otel.GetMeterProvider(). It is a SharedOption.
+// otel.GetMeterProvider().
 func WithMeterProvider(p metric.MeterProvider) SharedOption {
 	return sharedOption(func(c config) config {
 		if p != nil {
@@ -223,8 +223,7 @@ func WithCloseTimeout(d time.Duration) Option {
 // A tracker's attributes are on every metric point, every span, every
 // OpenTelemetry log record and slog record, and the status endpoint's
 // "attributes". A Group's are on every metric point it reports, its
-// aggregates' and every member's, before the member's own. It is a
-// SharedOption.
+// aggregates' and every member's, before the member's own.
 func WithAttributes(attrs ...attribute.KeyValue) SharedOption {
 	return sharedOption(func(c config) config {
 		for _, kv := range attrs {
@@ -243,7 +242,7 @@ var instrumentName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_./-]{0,254}$`)
 // WithMetricName renames the state gauge (default
 // "cluster.lifecycle.state"). With "nodedb.cluster.state" the Prometheus
 // exposition has the nodedb_cluster_state{state="…"} series of the Rust
-// tracker this package descends from. It is a SharedOption.
+// tracker this package descends from.
 func WithMetricName(name string) SharedOption {
 	return sharedOption(func(c config) config {
 		if !instrumentName.MatchString(name) {
@@ -256,8 +255,7 @@ func WithMetricName(name string) SharedOption {
 
 // WithStateAttributeKey renames the attribute that carries the phase's
 // label (default "state"), on the state gauge, the phase entries and the
-// phase durations, and a Group's cluster.lifecycle.count. It is a
-// SharedOption.
+// phase durations, and a Group's cluster.lifecycle.count.
 func WithStateAttributeKey(key string) SharedOption {
 	return sharedOption(func(c config) config {
 		if !attribute.Key(key).Defined() {
@@ -287,7 +285,7 @@ const (
 // The default stays the one-hot observable gauge cluster.lifecycle.state
 // {state=…}, the Rust tracker's shape, which existing dashboards read.
 // WithMetricName and WithStateAttributeKey given after WithStatusMetric
-// rename its instrument and attribute. It is a SharedOption.
+// rename its instrument and attribute.
 func WithStatusMetric() SharedOption {
 	return sharedOption(func(c config) config {
 		c.status = true
@@ -302,8 +300,7 @@ func WithStatusMetric() SharedOption {
 // (up to 64 series per tracker), and durations of every phase, not only
 // Joining and Failed, on 18 finer buckets, 5 ms to an hour (21 series per
 // phase). With it one tracker may cost up to 250 series, against at most
-// 40 by default (see the package documentation, "Series"). It is a
-// SharedOption.
+// 40 by default (see the package documentation, "Series").
 func WithDetailedMetrics() SharedOption {
 	return sharedOption(func(c config) config {
 		c.detailed = true
