@@ -1,7 +1,8 @@
 // Program otelcol-lifecycle is the OpenTelemetry Collector that the
 // end-to-end test runs: the core collector with exactly the components
-// ../collector.yaml and ../collector-remotewrite.yaml use (OTLP in; batch;
-// Prometheus, Prometheus remote write, OTLP and debug out).
+// ../collector.yaml, ../collector-remotewrite.yaml and ../collector-otlp.yaml
+// use (OTLP in; batch; Prometheus, Prometheus remote write, OTLP over gRPC
+// and HTTP, and debug out).
 // It is written as the collector builder would generate it, by hand, so
 // that it builds with `go build` alone.
 package main
@@ -20,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/debugexporter"
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
+	"go.opentelemetry.io/collector/exporter/otlphttpexporter"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
@@ -42,8 +44,8 @@ func components() (otelcol.Factories, error) {
 		return f, err
 	}
 	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
-		debugexporter.NewFactory(), otlpexporter.NewFactory(), prometheusexporter.NewFactory(),
-		prometheusremotewriteexporter.NewFactory()); err != nil {
+		debugexporter.NewFactory(), otlpexporter.NewFactory(), otlphttpexporter.NewFactory(),
+		prometheusexporter.NewFactory(), prometheusremotewriteexporter.NewFactory()); err != nil {
 		return f, err
 	}
 	if f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](); err != nil {
