@@ -33,10 +33,11 @@ const (
 	raftNodeDir = "../../raft-node"
 )
 
-// The scrape jobs of prometheus.yml.
+// The scrape jobs of prometheus.yml (the collector) and
+// prometheus-direct.yml (each node).
 const (
 	collectorJob = "otel-collector"
-	nodesJob     = "raft-nodes"
+	nodesJob     = "raft-node"
 )
 
 // load reads a compose file as `docker compose` does: compose-go's loader
@@ -77,7 +78,7 @@ func project(t *testing.T) *types.Project {
 func TestComposeFileLoadsAsDockerComposeWould(t *testing.T) {
 	t.Parallel()
 	p := project(t)
-	want := []string{"grafana", "jaeger", "node1", "node2", "node3", "otel-collector", "prometheus", "raft-node-build"}
+	want := []string{"alertmanager", "grafana", "jaeger", "node1", "node2", "node3", "otel-collector", "prometheus", "raft-node-build"}
 	if got := slices.Sorted(maps.Keys(p.Services)); !slices.Equal(got, want) {
 		t.Errorf("services = %v, want %v", got, want)
 	}
@@ -165,6 +166,7 @@ func TestEachProgramReadsTheRepositoryConfig(t *testing.T) {
 		{"collector.yaml", "--config="},
 		{"jaeger.yaml", "--config=file:"},
 		{"prometheus.yml", "--config.file="},
+		{"alertmanager.yml", "--config.file="},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			name, s := serviceMounting(t, p, c.file)
@@ -302,7 +304,7 @@ func TestCollectorSendsTracesToJaegersReceiver(t *testing.T) {
 	}
 }
 
-func TestPrometheusScrapesTheCollectorAndEachNode(t *testing.T) {
+func TestPrometheusScrapesTheCollectorOrEachNode(t *testing.T) {
 	t.Parallel()
 	p := project(t)
 	colName, colSvc := serviceMounting(t, p, "collector.yaml")
@@ -323,13 +325,49 @@ func TestPrometheusScrapesTheCollectorAndEachNode(t *testing.T) {
 		t.Errorf("prometheus.yml job %s scrapes %v, want %v (the collector's Prometheus exporter)", collectorJob, got, want)
 	}
 
+	// prometheus-direct.yml, the way in without a collector, scrapes the
+	// same nodes where they listen.
+	var direct prometheusConfig
+	readYAML(t, filepath.Join(exampleDir, "prometheus-direct.yml"), &direct)
 	var want []string
 	for _, n := range nodes(t, p) {
 		want = append(want, n.flags["advertise"]) // where peers reach its HTTP; TestNodesAdvertise… checks it is
 	}
 	slices.Sort(want)
-	if got := slices.Sorted(slices.Values(prom.targets(t, nodesJob))); !slices.Equal(got, want) {
-		t.Errorf("prometheus.yml job %s scrapes %v, want the nodes' -advertise addresses %v", nodesJob, got, want)
+	if got := slices.Sorted(slices.Values(direct.targets(t, nodesJob))); !slices.Equal(got, want) {
+		t.Errorf("prometheus-direct.yml job %s scrapes %v, want the nodes' -advertise addresses %v", nodesJob, got, want)
+	}
+}
+
+// Prometheus sends its alerts to the Alertmanager service, on the port
+// Alertmanager listens on (its default, 9093, unless its command says).
+func TestPrometheusAlertsGoToAlertmanager(t *testing.T) {
+	t.Parallel()
+	p := project(t)
+	amName, amSvc := serviceMounting(t, p, "alertmanager.yml")
+	listen, _ := flagValue(amSvc.Command, "--web.listen-address=")
+	if listen == "" {
+		listen = ":9093"
+	}
+	_, port := splitHostPort(t, listen)
+	var prom struct {
+		Alerting struct {
+			Alertmanagers []struct {
+				StaticConfigs []struct {
+					Targets []string `yaml:"targets"`
+				} `yaml:"static_configs"`
+			} `yaml:"alertmanagers"`
+		} `yaml:"alerting"`
+	}
+	readYAML(t, filepath.Join(exampleDir, "prometheus.yml"), &prom)
+	var got []string
+	for _, am := range prom.Alerting.Alertmanagers {
+		for _, sc := range am.StaticConfigs {
+			got = append(got, sc.Targets...)
+		}
+	}
+	if want := []string{net.JoinHostPort(amName, strconv.Itoa(port))}; !slices.Equal(got, want) {
+		t.Errorf("prometheus.yml sends alerts to %v, want %v", got, want)
 	}
 }
 
@@ -389,7 +427,13 @@ func TestPublishedPortsReachTheListeners(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: GF_SERVER_HTTP_PORT: %v", gName, err)
 	}
-	listeners := map[string]int{jName: jPort, pName: pPort, gName: gPort}
+	amName, amSvc := serviceMounting(t, p, "alertmanager.yml")
+	amListen, _ := flagValue(amSvc.Command, "--web.listen-address=")
+	if amListen == "" {
+		amListen = ":9093"
+	}
+	_, amPort := splitHostPort(t, amListen)
+	listeners := map[string]int{jName: jPort, pName: pPort, gName: gPort, amName: amPort}
 	for _, n := range nodes(t, p) {
 		_, port := splitHostPort(t, n.flags["listen"])
 		listeners[n.name] = port
@@ -793,7 +837,7 @@ func (c prometheusConfig) targets(t *testing.T, job string) []string {
 		}
 		return out
 	}
-	t.Fatalf("prometheus.yml has no job %s", job)
+	t.Fatalf("the Prometheus configuration has no job %s", job)
 	return nil
 }
 

@@ -11,13 +11,13 @@
 //
 //   - every bind mount exists in the repository, and each program's config
 //     path (collector.yaml, jaeger.yaml, prometheus.yml and its rule files,
-//     Grafana's provisioning and dashboards) is mounted where its command
-//     reads it;
+//     alertmanager.yml, Grafana's provisioning and dashboards) is mounted
+//     where its command reads it;
 //   - every address one program gives another names a service and the port
 //     that service's config listens on: the nodes' OTLP endpoint, the
-//     collector's Jaeger endpoint, Prometheus's scrape targets, Grafana's
-//     data source; and the ports the top comment tells people to open are
-//     published;
+//     collector's Jaeger endpoint, Prometheus's scrape targets (and those of
+//     prometheus-direct.yml) and Alertmanager, Grafana's data source; and
+//     the ports the top comment tells people to open are published;
 //   - the nodes (examples/raft-node, one per container) use only flags
 //     raft-node defines, advertise their service names, list each other as
 //     seeds, keep Raft state in a volume of their own, and report healthy
