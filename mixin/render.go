@@ -181,3 +181,20 @@ func under(root, path string) string {
 	}
 	return filepath.Join(root, path)
 }
+
+// Selector is the lifecycleSelector of a deployment's config: the matcher
+// its rules and dashboards put in every selector.
+func Selector(root, config string) (string, error) {
+	path, err := filepath.Abs(under(root, config))
+	if err != nil {
+		return "", err
+	}
+	vm := jsonnet.MakeVM()
+	raw, err := vm.EvaluateAnonymousSnippet(config, fmt.Sprintf("(import %q)._config.lifecycleSelector", path))
+	if err != nil {
+		return "", fmt.Errorf("mixin: %s: %w", config, err)
+	}
+	var s string
+	err = json.Unmarshal([]byte(raw), &s)
+	return s, err
+}

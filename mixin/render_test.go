@@ -73,3 +73,14 @@ func TestAlertsRenderAsReadableYAML(t *testing.T) {
 		t.Error("a rules file with no recording rules")
 	}
 }
+
+func TestSelectorIsTheConfigs(t *testing.T) {
+	for config, want := range map[string]string{
+		"examples/otel-collector/mixin.jsonnet": `job="raft-node"`,
+		"mixin/testdata/default.jsonnet":        `job!=""`,
+	} {
+		if got, err := mixin.Selector("..", config); err != nil || got != want {
+			t.Errorf("Selector(%s) = %q, %v; want %q", config, got, err, want)
+		}
+	}
+}
