@@ -1,8 +1,10 @@
 // Package e2e runs the example stack for real: the OpenTelemetry
-// Collector built from ../collector, Jaeger v1.76.0 built from ../jaeger,
-// Prometheus 2 from Debian, and three raft-node processes (a Raft cluster, through a failover and a lost quorum), all on
-// 127.0.0.1, with the same collector.yaml, jaeger.yaml, prometheus.yml,
-// alerts.yml and dashboard this folder ships. Run it with `make e2e`.
+// Collector built from ../collector, Jaeger v1.75.0 built from ../jaeger,
+// Prometheus 3.16 built from its module, Debian's Alertmanager 0.25 and
+// promtool 2.42, and three raft-node processes (a Raft cluster, through a
+// failover, a lost quorum and a dead node), all on 127.0.0.1, with the
+// same collector, Prometheus and Alertmanager files, rendered alerts and
+// dashboard this folder ships. Run it with `make e2e`.
 //
 // Built binaries are cached in .cache/bin at the top of the repository,
 // keyed by version (the collector also by a hash of its module's main.go,

@@ -13,8 +13,10 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/google/go-jsonnet v0.22.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.31.0 // indirect
+	github.com/kr/text v0.2.0 // indirect
 	github.com/lifecyclekit/lifecycle/exporters/promexport v0.0.0-00010101000000-000000000000 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/pandatix/go-abnf v0.5.5 // indirect
@@ -51,6 +53,7 @@ require (
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	go.opentelemetry.io/proto/otlp v1.11.1 // indirect
 	go.uber.org/multierr v1.11.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
@@ -58,11 +61,13 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/grpc v1.84.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+	sigs.k8s.io/yaml v1.4.0 // indirect
 )
 
 require (
 	github.com/lifecyclekit/lifecycle v0.0.0-00010101000000-000000000000
 	github.com/lifecyclekit/lifecycle/exporters/otelsetup v0.0.0-00010101000000-000000000000
+	github.com/lifecyclekit/lifecycle/mixin v0.0.0-00010101000000-000000000000
 )
 
 replace github.com/lifecyclekit/lifecycle => ../../..
@@ -72,3 +77,5 @@ replace github.com/lifecyclekit/lifecycle/exporters/otelsetup => ../../../export
 replace github.com/lifecyclekit/lifecycle/exporters/promexport => ../../../exporters/promexport
 
 replace github.com/lifecyclekit/lifecycle/exporters/sdnotify => ../../../exporters/sdnotify
+
+replace github.com/lifecyclekit/lifecycle/mixin => ../../../mixin

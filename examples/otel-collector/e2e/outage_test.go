@@ -62,8 +62,8 @@ var drill = []otellifecycle.State{
 //     record reaches the collector, once it is back (the SDK's exporters
 //     retry for up to a minute, and its queues hold 2,048 items);
 //   - the counters in Prometheus continue across the collector's restart:
-//     resets() finds none, and the last value of every node's transition
-//     counter is the number of transitions it made;
+//     resets() finds none, and the last values of every node's phase
+//     entries add up to the number of transitions it made;
 //   - Prometheus keeps the run's range history across its restart.
 //
 // The collector is stopped with SIGTERM, as an orchestrator does: it then
@@ -224,10 +224,10 @@ func TestOutages(t *testing.T) {
 	t.Logf("the collector's two runs received all %d log records the nodes wrote", wantRecords)
 
 	// The counters go on across the collector's restart: no reset, and the
-	// last value is the number of transitions.
+	// phase entries (every phase from 0) add up to the transitions.
 	window := fmt.Sprintf("[%ds]", int(time.Since(began).Seconds())+1)
 	testsupport.Poll(t, "Prometheus: every node's transition count, no reset", time.Minute, time.Second, func() error {
-		res, err := st.prom.query(`sum by (instance) (cluster_lifecycle_transitions_total{job="outage-node"})`)
+		res, err := st.prom.query(`sum by (instance) (cluster_lifecycle_phase_entries_total{job="outage-node"})`)
 		if err != nil {
 			return err
 		}
@@ -237,10 +237,10 @@ func TestOutages(t *testing.T) {
 		for _, r := range res {
 			v, _ := strconv.ParseFloat(fmt.Sprint(r.Value[1]), 64)
 			if int(v) != transitions[r.Metric["instance"]] {
-				return fmt.Errorf("%s: transitions_total %v, made %d", r.Metric["instance"], v, transitions[r.Metric["instance"]])
+				return fmt.Errorf("%s: %v phase entries, made %d transitions", r.Metric["instance"], v, transitions[r.Metric["instance"]])
 			}
 		}
-		return st.prom.expect(`resets(cluster_lifecycle_transitions_total{job="outage-node"}`+window+`) > 0`, 0)
+		return st.prom.expect(`resets(cluster_lifecycle_phase_entries_total{job="outage-node"}`+window+`) > 0`, 0)
 	})
 
 	// Prometheus restarts on its storage and keeps the range history.
