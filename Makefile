@@ -1,5 +1,6 @@
 # Every target works on a fresh machine with only Go installed, except e2e,
-# which also needs Prometheus (installed from apt when run as root).
+# which also needs Debian's prometheus (for promtool 2.42) and
+# prometheus-alertmanager packages (installed with apt when run as root).
 #
 # The repository holds one Go module per dependency set (see README,
 # "Modules"). Every target runs in each module of MODULES, with GOWORK=off
@@ -76,9 +77,11 @@ demo:
 	cd examples/raft-node && $(GO) build -o ../../.cache/bin/raft-node-demo .
 	./.cache/bin/raft-node-demo demo $(DEMO_ARGS)
 
-## e2e: the full stack on loopback: real OTel Collector, Prometheus and Jaeger (builds cached in .cache/bin)
+## e2e: the full stack on loopback: real OTel Collector, Jaeger, Alertmanager and Prometheus 3.16 fed three ways,
+## and the rule tests under promtool 2.42 and 3.16 (the collector, Jaeger and Prometheus are built once, cached in
+## .cache/bin; examples/otel-collector/README.md says how long a cold run takes)
 e2e:
-	cd examples/otel-collector/e2e && $(GO) test -tags e2e -count=1 -timeout 30m -v .
+	cd examples/otel-collector/e2e && $(GO) test -tags e2e -count=1 -timeout 45m -v .
 
 ## fleet: FLEET_NODES simulated nodes (default 100) in 4 processes through the same stack: freshness,
 ## exactness and cost, written to examples/otel-collector/.e2e-logs/fleet-N<nodes>.md (not part of test or e2e);
