@@ -43,20 +43,20 @@ const (
 // (prometheus-direct.yml), the collector's Prometheus exporter scraped
 // (prometheus.yml), and OTLP from the collector into Prometheus's own
 // receiver (prometheus-otlp.yml). All run the rendered alerts.yml at the
-// shipped intervals. Each step is a subtest; a failed step ends the test.
+// shipped intervals. Each stage is a subtest; a failed stage ends the test.
 func TestFullStack(t *testing.T) {
 	began := time.Now()
 	st := newStack(t)
 	st.shipped = true
 	example, logs, bins := st.example, st.logs, st.bins
-	step := func(name string, f func(t *testing.T)) {
+	stage := func(name string, f func(t *testing.T)) {
 		t.Helper()
 		if !t.Run(name, f) {
 			t.FailNow()
 		}
 	}
 
-	step("the shipped files pass the programs' own checks", func(t *testing.T) {
+	stage("the shipped files pass the programs' own checks", func(t *testing.T) {
 		for _, f := range []string{"prometheus.yml", "prometheus-direct.yml", "prometheus-otlp.yml"} {
 			run(t, example, st.promtool, "check", "config", f)
 		}
@@ -85,7 +85,7 @@ func TestFullStack(t *testing.T) {
 		nodeHTTP = append(nodeHTTP, n.http)
 	}
 	st.webhook = newWebhook(t) // Alertmanager's receiver, for the whole test
-	step("the backends start", func(t *testing.T) { st.up(t, nodeHTTP) })
+	stage("the backends start", func(t *testing.T) { st.up(t, nodeHTTP) })
 	pipelines := st.pipelines
 	collector := st.pipeline("collector")
 	// instance is how a pipeline names a node: by its address when
@@ -141,7 +141,7 @@ func TestFullStack(t *testing.T) {
 		})
 	}
 
-	step("the nodes form the cluster", func(t *testing.T) {
+	stage("the nodes form the cluster", func(t *testing.T) {
 		for i, n := range nodes {
 			if i != bootstrapper {
 				startNode(t, n)
@@ -161,7 +161,7 @@ func TestFullStack(t *testing.T) {
 	// scrape job's name; service.name through the collector and OTLP) are
 	// the jobs the rendered rules select: a wrong selector is valid
 	// PromQL, and would never fire.
-	step("every pipeline's job is one the rules select", func(t *testing.T) {
+	stage("every pipeline's job is one the rules select", func(t *testing.T) {
 		selector, err := mixin.Selector(st.repo, "examples/otel-collector/mixin.jsonnet")
 		if err != nil {
 			t.Fatal(err)
@@ -182,7 +182,7 @@ func TestFullStack(t *testing.T) {
 	// likely never shows it; the alert fires from the phase entries, on
 	// every pipeline.
 	blip := nodes[(bootstrapper+2)%3]
-	step("a brief failure fires ClusterNodeFailed on every pipeline", func(t *testing.T) {
+	stage("a brief failure fires ClusterNodeFailed on every pipeline", func(t *testing.T) {
 		post(t, "http://"+blip.admin+"/admin/fail", "e2e: 200 ms failure")
 		time.Sleep(200 * time.Millisecond)
 		post(t, "http://"+blip.admin+"/admin/recover", "")
@@ -205,7 +205,7 @@ func TestFullStack(t *testing.T) {
 	// node, restarted on its data directory, is Restarting, then Ready{3},
 	// without joining again.
 	var restartedLeader *raftNode
-	step("a leader failover leaves the survivors Ready", func(t *testing.T) {
+	stage("a leader failover leaves the survivors Ready", func(t *testing.T) {
 		leader := raftLeader(t, nodes)
 		restartedLeader = leader
 		var survivors []*raftNode
@@ -262,7 +262,7 @@ func TestFullStack(t *testing.T) {
 	// leader and is Failed once the leaderless timeout passes, with the
 	// reason; the alert fires. The two restarted, all are Ready again.
 	victim := nodes[(bootstrapper+1)%3]
-	step("a lost quorum fails the survivor and fires ClusterNodeFailed", func(t *testing.T) {
+	stage("a lost quorum fails the survivor and fires ClusterNodeFailed", func(t *testing.T) {
 		var killed []*raftNode
 		for _, n := range nodes {
 			if n != victim {
@@ -300,7 +300,7 @@ func TestFullStack(t *testing.T) {
 	// until Alertmanager delivers that to the webhook.
 	var dead *raftNode
 	deadAlert := map[string]string{}
-	step("a dead node is not Ready within 30 s and alerted within 90 s on every pipeline", func(t *testing.T) {
+	stage("a dead node is not Ready within 30 s and alerted within 90 s on every pipeline", func(t *testing.T) {
 		leader := raftLeader(t, nodes)
 		dead = nodes[slices.IndexFunc(nodes, func(n *raftNode) bool { return n != leader && n != victim })]
 		perPhase := panelExpr(t, dashboardQueries(t, example, time.Since(began)), "Nodes per phase")
@@ -358,7 +358,7 @@ func TestFullStack(t *testing.T) {
 
 	// Alertmanager delivered both alerts of every pipeline to the webhook,
 	// each with its labels and annotations.
-	step("the alerts reach the webhook with their labels and annotations", func(t *testing.T) {
+	stage("the alerts reach the webhook with their labels and annotations", func(t *testing.T) {
 		for _, pl := range pipelines {
 			for _, want := range []struct {
 				alert, instance, summary string
@@ -381,7 +381,7 @@ func TestFullStack(t *testing.T) {
 		}
 	})
 
-	step("history, alerts and every dashboard query on every pipeline", func(t *testing.T) {
+	stage("history, alerts and every dashboard query on every pipeline", func(t *testing.T) {
 		for _, pl := range pipelines {
 			// The failure stays in the range history, and the alerts in ALERTS.
 			history, err := pl.api.queryRange(`cluster_lifecycle_state{job="raft-node",state="failed",instance="`+instance(pl, victim)+`"}`, began, time.Now())
@@ -405,7 +405,7 @@ func TestFullStack(t *testing.T) {
 		}
 	})
 
-	step("each node's status agrees with every pipeline", func(t *testing.T) {
+	stage("each node's status agrees with every pipeline", func(t *testing.T) {
 		for _, n := range nodes {
 			phase := nodePhase(t, n.http)
 			onEvery(t, n.id+" "+phase, time.Minute, func(pl *pipeline) error {
@@ -414,7 +414,7 @@ func TestFullStack(t *testing.T) {
 		}
 	})
 
-	step("Jaeger has every node's episodes, phases and events", func(t *testing.T) {
+	stage("Jaeger has every node's episodes, phases and events", func(t *testing.T) {
 		checkJaeger(t, "http://"+st.jaegerHTTP, []string{"n1", "n2", "n3"}, restartedLeader.id)
 	})
 	t.Logf("full stack verified in %v", time.Since(began).Round(time.Second))

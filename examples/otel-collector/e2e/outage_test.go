@@ -66,6 +66,8 @@ var drill = []otellifecycle.State{
 //     entries add up to the number of transitions it made;
 //   - Prometheus keeps the run's range history across its restart.
 //
+// Each stage is a subtest; a failed stage ends the test.
+//
 // The collector is stopped with SIGTERM, as an orchestrator does: it then
 // exports what its batch processor holds before it exits. A collector
 // that crashes (SIGKILL) loses what it had accepted and not yet exported,
@@ -73,7 +75,13 @@ var drill = []otellifecycle.State{
 func TestOutages(t *testing.T) {
 	began := time.Now()
 	st := newStack(t)
-	st.up(t, nil)
+	stage := func(name string, f func(t *testing.T)) {
+		t.Helper()
+		if !t.Run(name, f) {
+			t.FailNow()
+		}
+	}
+	stage("the backends start", func(t *testing.T) { st.up(t, nil) })
 
 	for k, v := range map[string]string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + st.colGRPC,
@@ -129,6 +137,10 @@ func TestOutages(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	// The drill stops once, when its stage ends or, if that stage
+	// failed, before the nodes close.
+	stopDrill := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	t.Cleanup(stopDrill)
 	for _, n := range nodes {
 		wg.Go(func() {
 			tick := time.NewTicker(step)
@@ -153,18 +165,20 @@ func TestOutages(t *testing.T) {
 		})
 	}
 
-	time.Sleep(10 * time.Second) // the baseline
-	down := time.Now()
-	stop1(t, st.collector, "the collector")
-	time.Sleep(collectorDown)
-	up := time.Now()
-	st.startCollector(t)
-	time.Sleep(10 * time.Second) // transitions go on; the exporters retry
-	close(stop)
-	wg.Wait()
-	closeNodes() // flush what is left, as a node's shutdown does
+	var down, up time.Time
+	stage("nodes change phase through a 20 s collector outage", func(t *testing.T) {
+		time.Sleep(10 * time.Second) // the baseline
+		down = time.Now()
+		stop1(t, st.collector, "the collector")
+		time.Sleep(collectorDown)
+		up = time.Now()
+		st.startCollector(t)
+		time.Sleep(10 * time.Second) // transitions go on; the exporters retry
+		stopDrill()
+		closeNodes() // flush what is left, as a node's shutdown does
+	})
 
-	// Latency: the outage slows no transition.
+	// What each node did, before and during the outage.
 	var before, during []time.Duration
 	transitions := map[string]int{}
 	inOutage := map[string]int{}
@@ -180,87 +194,97 @@ func TestOutages(t *testing.T) {
 			}
 		}
 	}
-	pb, pd := percentiles(before), percentiles(during)
-	t.Logf("Set latency before the outage (%d transitions): p50 %v p99 %v max %v", len(before), pb[0], pb[1], pb[2])
-	t.Logf("Set latency during the outage (%d transitions): p50 %v p99 %v max %v", len(during), pd[0], pd[1], pd[2])
-	if pd[1] > 10*time.Millisecond {
-		t.Errorf("p99 of a transition during the collector's outage: %v", pd[1])
-	}
-
-	// Every transition event of the outage is in Jaeger.
-	testsupport.Poll(t, "Jaeger holds every transition event of the outage", 2*time.Minute, time.Second, func() error {
-		got, err := jaegerTransitionEvents(st.jaegerHTTP, "outage-node", down, up)
-		if err != nil {
-			return err
+	stage("the outage slows no transition", func(t *testing.T) {
+		pb, pd := percentiles(before), percentiles(during)
+		t.Logf("Set latency before the outage (%d transitions): p50 %v p99 %v max %v", len(before), pb[0], pb[1], pb[2])
+		t.Logf("Set latency during the outage (%d transitions): p50 %v p99 %v max %v", len(during), pd[0], pd[1], pd[2])
+		if pd[1] > 10*time.Millisecond {
+			t.Errorf("p99 of a transition during the collector's outage: %v", pd[1])
 		}
+	})
+
+	stage("Jaeger holds every transition event of the outage", func(t *testing.T) {
+		// Every transition event of the outage is in Jaeger.
+		testsupport.Poll(t, "Jaeger holds every transition event of the outage", 2*time.Minute, time.Second, func() error {
+			got, err := jaegerTransitionEvents(st.jaegerHTTP, "outage-node", down, up)
+			if err != nil {
+				return err
+			}
+			for _, n := range nodes {
+				if got[n.id] != inOutage[n.id] {
+					return fmt.Errorf("%s: %d transition events in Jaeger from the outage, made %d", n.id, got[n.id], inOutage[n.id])
+				}
+			}
+			return nil
+		})
+		t.Logf("Jaeger holds all %v transition events made during the outage", inOutage)
+	})
+
+	stage("the collector received every log record", func(t *testing.T) {
+		// Every log record reached the collector: its debug exporter counts
+		// them, in the log of each of its two runs.
+		wantRecords := 0
 		for _, n := range nodes {
-			if got[n.id] != inOutage[n.id] {
-				return fmt.Errorf("%s: %d transition events in Jaeger from the outage, made %d", n.id, got[n.id], inOutage[n.id])
+			wantRecords += transitions[n.id] // one OpenTelemetry log record per transition (slog also has the initial state)
+		}
+		testsupport.Poll(t, "the collector received every log record", time.Minute, time.Second, func() error {
+			got, err := collectorLogRecords(st.logs)
+			if err != nil {
+				return err
 			}
-		}
-		return nil
-	})
-	t.Logf("Jaeger holds all %v transition events made during the outage", inOutage)
-
-	// Every log record reached the collector: its debug exporter counts
-	// them, in the log of each of its two runs.
-	wantRecords := 0
-	for _, n := range nodes {
-		wantRecords += transitions[n.id] // one OpenTelemetry log record per transition (slog also has the initial state)
-	}
-	testsupport.Poll(t, "the collector received every log record", time.Minute, time.Second, func() error {
-		got, err := collectorLogRecords(st.logs)
-		if err != nil {
-			return err
-		}
-		if got < wantRecords {
-			return fmt.Errorf("%d log records in the collector's logs, the nodes wrote %d", got, wantRecords)
-		}
-		if got > wantRecords {
-			t.Logf("%d log records for %d written: %d sent twice (an export retried after the collector had it)", got, wantRecords, got-wantRecords)
-		}
-		return nil
-	})
-	t.Logf("the collector's two runs received all %d log records the nodes wrote", wantRecords)
-
-	// The counters go on across the collector's restart: no reset, and the
-	// phase entries (every phase from 0) add up to the transitions.
-	window := fmt.Sprintf("[%ds]", int(time.Since(began).Seconds())+1)
-	testsupport.Poll(t, "Prometheus: every node's transition count, no reset", time.Minute, time.Second, func() error {
-		res, err := st.prom.query(`sum by (instance) (cluster_lifecycle_phase_entries_total{job="outage-node"})`)
-		if err != nil {
-			return err
-		}
-		if len(res) != len(nodes) {
-			return fmt.Errorf("%d instances: %v", len(res), res)
-		}
-		for _, r := range res {
-			v, _ := strconv.ParseFloat(fmt.Sprint(r.Value[1]), 64)
-			if int(v) != transitions[r.Metric["instance"]] {
-				return fmt.Errorf("%s: %v phase entries, made %d transitions", r.Metric["instance"], v, transitions[r.Metric["instance"]])
+			if got < wantRecords {
+				return fmt.Errorf("%d log records in the collector's logs, the nodes wrote %d", got, wantRecords)
 			}
-		}
-		return st.prom.expect(`resets(cluster_lifecycle_phase_entries_total{job="outage-node"}`+window+`) > 0`, 0)
+			if got > wantRecords {
+				t.Logf("%d log records for %d written: %d sent twice (an export retried after the collector had it)", got, wantRecords, got-wantRecords)
+			}
+			return nil
+		})
+		t.Logf("the collector's two runs received all %d log records the nodes wrote", wantRecords)
 	})
 
-	// Prometheus restarts on its storage and keeps the range history.
-	beforeRestart := time.Now()
-	q := `cluster_lifecycle_state{job="outage-node",state="ready"}`
-	was, err := st.prom.queryRange(q, began, beforeRestart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop1(t, st.prometheus, "Prometheus")
-	st.startPrometheus(t)
-	is, err := st.prom.queryRange(q, began, beforeRestart)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, m := points(was), points(is); n == 0 || n != m {
-		t.Fatalf("range history of the run: %d points before Prometheus restarted, %d after", n, m)
-	} else {
-		t.Logf("Prometheus restarted with all %d points of the run's history", m)
-	}
+	stage("the counters go on across the collector's restart", func(t *testing.T) {
+		// The counters go on across the collector's restart: no reset, and the
+		// phase entries (every phase from 0) add up to the transitions.
+		window := fmt.Sprintf("[%ds]", int(time.Since(began).Seconds())+1)
+		testsupport.Poll(t, "Prometheus: every node's transition count, no reset", time.Minute, time.Second, func() error {
+			res, err := st.prom.query(`sum by (instance) (cluster_lifecycle_phase_entries_total{job="outage-node"})`)
+			if err != nil {
+				return err
+			}
+			if len(res) != len(nodes) {
+				return fmt.Errorf("%d instances: %v", len(res), res)
+			}
+			for _, r := range res {
+				v, _ := strconv.ParseFloat(fmt.Sprint(r.Value[1]), 64)
+				if int(v) != transitions[r.Metric["instance"]] {
+					return fmt.Errorf("%s: %v phase entries, made %d transitions", r.Metric["instance"], v, transitions[r.Metric["instance"]])
+				}
+			}
+			return st.prom.expect(`resets(cluster_lifecycle_phase_entries_total{job="outage-node"}`+window+`) > 0`, 0)
+		})
+	})
+
+	stage("Prometheus restarted on its storage keeps the history", func(t *testing.T) {
+		// Prometheus restarts on its storage and keeps the range history.
+		beforeRestart := time.Now()
+		q := `cluster_lifecycle_state{job="outage-node",state="ready"}`
+		was, err := st.prom.queryRange(q, began, beforeRestart)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop1(t, st.prometheus, "Prometheus")
+		st.startPrometheus(t)
+		is, err := st.prom.queryRange(q, began, beforeRestart)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, m := points(was), points(is); n == 0 || n != m {
+			t.Fatalf("range history of the run: %d points before Prometheus restarted, %d after", n, m)
+		} else {
+			t.Logf("Prometheus restarted with all %d points of the run's history", m)
+		}
+	})
 }
 
 // stop1 stops one program with SIGTERM, as an orchestrator does, and
