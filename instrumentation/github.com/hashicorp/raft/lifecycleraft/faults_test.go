@@ -472,3 +472,24 @@ func TestRecoverDuringALeaderGapShowsWhatRaftReports(t *testing.T) {
 	t.Logf("n3: since the quorum was lost:%s", n3.timeline(lost))
 	n3.wantStatesEnd(t, "failed:disk full", "ready:3", "failed:"+want.Reason)
 }
+
+// A node alone in its cluster has nobody to hand leadership to: Leave
+// drains it without an error (a lone service stopping on SIGTERM is no
+// fault), and Shutdown stops it.
+func TestALoneLeaderLeavesWithoutATransfer(t *testing.T) {
+	c := newCluster(t, tcp)
+	n1 := c.add("n1")
+	c.form(n1)
+	ctx, cancel := context.WithTimeout(t.Context(), waitFor)
+	defer cancel()
+	if err := n1.obs.Leave(ctx, nil); err != nil {
+		t.Fatalf("Leave of a lone leader: %v", err)
+	}
+	if got := n1.tracker.Current(); got != otellifecycle.DrainingState() {
+		t.Fatalf("%v after Leave, want draining", got)
+	}
+	if err := n1.obs.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	n1.wantStatesEnd(t, "ready:1", "draining", "stopping")
+}

@@ -159,9 +159,11 @@ func (o *Observer) Recover(ctx context.Context) {
 
 // Leave is the graceful start of a departure: it moves the tracker to
 // Draining (for good: Shutdown is the only way on) and ends a running Join,
-// then, when this node is the leader, hands leadership over
-// (raft.Raft.LeadershipTransfer) and waits, within ctx, until this node
-// knows the new leader; then it calls remove, when not nil: the service's
+// then, when this node is the leader and another voter can take over,
+// hands leadership over (raft.Raft.LeadershipTransfer) and waits, within
+// ctx, until this node knows the new leader (a node alone in its cluster
+// has nobody to hand it to, and skips this); then it calls remove, when
+// not nil: the service's
 // own request that the leader remove this server (raft.Raft.RemoveServer
 // on the leader, usually through an RPC), which it may skip for a planned
 // restart that keeps the membership.
@@ -180,7 +182,7 @@ func (o *Observer) Leave(ctx context.Context, remove func(ctx context.Context) e
 	}
 	o.endJoins()
 	o.update(ctx, func(f *facts) { f.leaving = true })
-	if o.r.State() == raft.Leader {
+	if o.r.State() == raft.Leader && o.hasOtherVoter() {
 		if err := o.r.LeadershipTransfer().Error(); err != nil {
 			return fmt.Errorf("lifecycleraft: Leave: leadership transfer: %w", err)
 		}
@@ -195,6 +197,22 @@ func (o *Observer) Leave(ctx context.Context, remove func(ctx context.Context) e
 		return fmt.Errorf("lifecycleraft: Leave: %w", err)
 	}
 	return nil
+}
+
+// hasOtherVoter reports whether Raft's latest configuration has a voter
+// besides this node, one that leadership can be handed to: a node alone in
+// its cluster has none, and leaves without a transfer.
+func (o *Observer) hasOtherVoter() bool {
+	fut := o.r.GetConfiguration()
+	if fut.Error() != nil {
+		return true // let the transfer say what is wrong
+	}
+	for _, s := range fut.Configuration().Servers {
+		if s.Suffrage == raft.Voter && s.ID != o.self {
+			return true
+		}
+	}
+	return false
 }
 
 // awaitOtherLeader waits until Raft names a leader other than this node.
