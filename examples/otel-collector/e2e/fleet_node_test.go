@@ -192,7 +192,9 @@ type fleetNode struct {
 func newFleetNode(ctx context.Context, i int, feed *fleetFeed) (*fleetNode, error) {
 	n := &fleetNode{index: i, feed: feed, entries: map[string]int64{}}
 	var err error
-	if n.providers, err = otelsetup.Setup(ctx, otelsetup.WithServiceName("fleet-node"), otelsetup.WithInstanceID(fleetInstance(i))); err != nil {
+	// Hundreds of nodes share each child process: each has providers of
+	// its own, and none sets the process's globals.
+	if n.providers, err = otelsetup.Setup(ctx, otelsetup.WithServiceName("fleet-node"), otelsetup.WithInstanceID(fleetInstance(i)), otelsetup.WithoutGlobals()); err != nil {
 		return nil, err
 	}
 	// The slog record of each transition is dropped: 250 nodes writing to
