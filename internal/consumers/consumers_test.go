@@ -105,7 +105,10 @@ func goCmd(t *testing.T, goBin, dir string, args ...string) string {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("go %s in %s: %v\n%s%s", strings.Join(args, " "), dir, err, stdout.Bytes(), stderr.Bytes())
+		// A user's go mod tidy fetches from the module proxy, and so does
+		// this one: say which, for when it is out of reach.
+		proxy, _ := exec.Command(goBin, "env", "GOPROXY").Output()
+		t.Fatalf("go %s in %s (GOPROXY=%s): %v\n%s%s", strings.Join(args, " "), dir, bytes.TrimSpace(proxy), err, stdout.Bytes(), stderr.Bytes())
 	}
 	return stdout.String()
 }
