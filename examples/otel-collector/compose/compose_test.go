@@ -339,17 +339,25 @@ func TestPrometheusScrapesTheCollectorOrEachNode(t *testing.T) {
 	}
 }
 
+// webPort is the port a Prometheus-style program (Prometheus,
+// Alertmanager) serves on: its --web.listen-address, or its default.
+func webPort(t *testing.T, s types.ServiceConfig, def int) int {
+	t.Helper()
+	listen, _ := flagValue(s.Command, "--web.listen-address=")
+	if listen == "" {
+		return def
+	}
+	_, port := splitHostPort(t, listen)
+	return port
+}
+
 // Prometheus sends its alerts to the Alertmanager service, on the port
 // Alertmanager listens on (its default, 9093, unless its command says).
 func TestPrometheusAlertsGoToAlertmanager(t *testing.T) {
 	t.Parallel()
 	p := project(t)
 	amName, amSvc := serviceMounting(t, p, "alertmanager.yml")
-	listen, _ := flagValue(amSvc.Command, "--web.listen-address=")
-	if listen == "" {
-		listen = ":9093"
-	}
-	_, port := splitHostPort(t, listen)
+	port := webPort(t, amSvc, 9093)
 	var prom struct {
 		Alerting struct {
 			Alertmanagers []struct {
@@ -375,11 +383,7 @@ func TestGrafanaQueriesThePrometheusService(t *testing.T) {
 	t.Parallel()
 	p := project(t)
 	pName, pSvc := serviceMounting(t, p, "prometheus.yml")
-	listen, _ := flagValue(pSvc.Command, "--web.listen-address=")
-	if listen == "" {
-		listen = ":9090" // Prometheus's default
-	}
-	_, port := splitHostPort(t, listen)
+	port := webPort(t, pSvc, 9090)
 	var ds struct {
 		Datasources []struct {
 			Name string `yaml:"name"`
@@ -417,23 +421,14 @@ func TestPublishedPortsReachTheListeners(t *testing.T) {
 		t.Errorf("jaeger.yaml's query UI binds %s, which a published port cannot reach", host)
 	}
 	pName, pSvc := serviceMounting(t, p, "prometheus.yml")
-	listen, _ := flagValue(pSvc.Command, "--web.listen-address=")
-	if listen == "" {
-		listen = ":9090"
-	}
-	_, pPort := splitHostPort(t, listen)
+	pPort := webPort(t, pSvc, 9090)
 	gName, gSvc := serviceMounting(t, p, filepath.Join("grafana", "provisioning"))
 	gPort, err := strconv.Atoi(envOr(gSvc, "GF_SERVER_HTTP_PORT", "3000"))
 	if err != nil {
 		t.Fatalf("%s: GF_SERVER_HTTP_PORT: %v", gName, err)
 	}
 	amName, amSvc := serviceMounting(t, p, "alertmanager.yml")
-	amListen, _ := flagValue(amSvc.Command, "--web.listen-address=")
-	if amListen == "" {
-		amListen = ":9093"
-	}
-	_, amPort := splitHostPort(t, amListen)
-	listeners := map[string]int{jName: jPort, pName: pPort, gName: gPort, amName: amPort}
+	listeners := map[string]int{jName: jPort, pName: pPort, gName: gPort, amName: webPort(t, amSvc, 9093)}
 	for _, n := range nodes(t, p) {
 		_, port := splitHostPort(t, n.flags["listen"])
 		listeners[n.name] = port
