@@ -181,7 +181,7 @@ local colours = {
       'timeseries',
       'Join attempts',
       'The join attempt each joining node is on (from 0), observed only while a node is joining.',
-      [target('max by (%s) (%s)' % [q.node, q.sel(c.joinAttemptMetric)], 'A')],
+      [target('max by (%s) (%s)' % [q.node, q.fresh(q.sel(c.joinAttemptMetric))], 'A')],
       custom={ drawStyle: 'points', pointSize: 6 },
       extra={ decimals: 0 },
     ),
@@ -190,7 +190,7 @@ local colours = {
       'timeseries',
       'Cluster size seen by each node',
       'The member count each Ready node reports. Nodes that disagree for long see different clusters.',
-      [target('max by (%s) (%s)' % [q.node, q.sel(c.nodesMetric)], 'A')],
+      [target('max by (%s) (%s)' % [q.node, q.fresh(q.sel(c.nodesMetric))], 'A')],
       extra={ decimals: 0 },
     ),
 
