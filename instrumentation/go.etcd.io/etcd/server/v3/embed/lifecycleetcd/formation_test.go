@@ -1,0 +1,166 @@
+package lifecycleetcd_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/types"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/membership"
+
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+// A new cluster of three, started with --initial-cluster-state new, goes
+// starting → bootstrapping → ready (3 nodes) on every member.
+func TestNewClusterIsBootstrappingThenReady(t *testing.T) {
+	c := newCluster(t)
+	ms := c.bootstrap(names(3))
+	waitAll(t, "Ready{3}", isReady(3), ms...)
+	for _, m := range ms {
+		m.wantStates(t, "starting", "bootstrapping", "ready:3")
+		m.wantGauge(t, otellifecycle.Ready)
+		t.Logf("%s: StartEtcd took %v, then:%s", m.name, m.startTook.Round(time.Millisecond), m.timeline(time.Time{}))
+	}
+}
+
+// A member restarted on its data directory is Restarting until it serves
+// with a leader, then Ready: one member after a crash, and a whole cluster
+// after a stop.
+func TestRestartOnItsDataIsRestartingThenReady(t *testing.T) {
+	c := newCluster(t)
+	ms := c.bootstrap(names(3))
+	waitAll(t, "Ready{3}", isReady(3), ms...)
+
+	f := c.others(c.leader())[0]
+	f.crash()
+	f.waitState(t, "Failed", isPhase(otellifecycle.Failed))
+	f.wantStates(t, "starting", "bootstrapping", "ready:3", "failed:etcd server stopped")
+	back := c.restart(f)
+	back.waitState(t, "Ready{3}", isReady(3))
+	back.wantStates(t, "starting", "restarting", "ready:3")
+	t.Logf("%s restarted: StartEtcd took %v, then:%s", back.name, back.startTook.Round(time.Millisecond), back.timeline(time.Time{}))
+
+	var stopped []*member
+	for _, m := range c.live() {
+		if err := m.shutdown(); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.tracker.Current(); got.Phase != otellifecycle.Stopping {
+			t.Errorf("%s: %v after Shutdown, want Stopping", m.name, got)
+		}
+		stopped = append(stopped, m)
+	}
+	var again []*member
+	for _, m := range stopped {
+		again = append(again, c.restart(m))
+	}
+	for _, m := range again {
+		m.waitState(t, "Ready{3}", isReady(3))
+		m.wantStates(t, "starting", "restarting", "ready:3")
+		t.Logf("%s restarted with the cluster: StartEtcd took %v, then:%s", m.name, m.startTook.Round(time.Millisecond), m.timeline(time.Time{}))
+	}
+}
+
+// addMember adds a member for m through the leader, as etcdctl member add
+// (--learner when learner) does, and returns its ID.
+func (c *cluster) addMember(m *member, learner bool) types.ID {
+	c.t.Helper()
+	now := time.Now()
+	urls := types.URLs{m.peerURL}
+	mm := membership.NewMember("", urls, "", &now)
+	if learner {
+		mm = membership.NewMemberAsLearner("", urls, "", &now)
+	}
+	var id types.ID
+	c.eventually("the member added", func() bool {
+		l := c.leaderNow()
+		if l == nil {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(c.t.Context(), 5*time.Second)
+		defer cancel()
+		members, err := l.e.Server.AddMember(ctx, *mm)
+		for _, x := range members {
+			if x.ID == mm.ID {
+				id = x.ID
+			}
+		}
+		return err == nil
+	})
+	return id
+}
+
+// join starts m, already added, into the cluster of members, as etcd's
+// --initial-cluster-state existing does.
+func (c *cluster) join(m *member, members ...*member) {
+	c.t.Helper()
+	c.run(m, initialCluster(append(members, m)...), embed.ClusterStateFlagExisting)
+}
+
+// A member added as a voter and started into the cluster is Joining until
+// it serves with a leader, then Ready; the others count it.
+func TestMemberJoiningTheClusterIsJoiningThenReady(t *testing.T) {
+	c := newCluster(t)
+	ms := c.bootstrap(names(3))
+	waitAll(t, "Ready{3}", isReady(3), ms...)
+
+	m4 := c.newMember("m4")
+	c.addMember(m4, false)
+	c.join(m4, ms...)
+	m4.waitState(t, "Ready{4}", isReady(4))
+	m4.wantStates(t, "starting", "joining:0", "ready:4")
+	waitAll(t, "Ready{4}", isReady(4), ms...)
+	t.Logf("m4: StartEtcd took %v, then:%s", m4.startTook.Round(time.Millisecond), m4.timeline(time.Time{}))
+}
+
+// A learner is Joining, whatever it knows: the others count it as a
+// nonvoter and not in their Ready{n}. Promoted, it is Ready and counted.
+func TestLearnerAddedThenPromoted(t *testing.T) {
+	c := newCluster(t)
+	ms := c.bootstrap(names(3))
+	waitAll(t, "Ready{3}", isReady(3), ms...)
+
+	m4 := c.newMember("m4")
+	id := c.addMember(m4, true)
+	c.join(m4, ms...)
+	c.eventually("the learner serving with a leader", func() bool {
+		select {
+		case <-m4.e.Server.ReadyNotify():
+			return m4.e.Server.Leader() != 0
+		default:
+			return false
+		}
+	})
+	time.Sleep(3 * poll) // polls would have moved it by now
+	if got := m4.tracker.Current(); got != otellifecycle.JoiningState(0) {
+		t.Fatalf("a learner serving with a leader is %v, want Joining{0}", got)
+	}
+	l := c.leader()
+	c.eventually("the leader counting a nonvoter", func() bool {
+		return point(t, l.reader, "cluster.lifecycle.raft.servers", "nonvoter") == 1
+	})
+	for _, m := range ms {
+		if got := m.tracker.Current(); got != otellifecycle.ReadyState(3) {
+			t.Errorf("%s: %v with a learner added, want Ready{3}", m.name, got)
+		}
+	}
+
+	promoted := time.Now()
+	c.eventually("the learner promoted", func() bool {
+		l := c.leaderNow()
+		if l == nil {
+			return false
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		_, err := l.e.Server.PromoteMember(ctx, uint64(id)) // refused until the learner caught up
+		return err == nil
+	})
+	m4.waitState(t, "Ready{4}", isReady(4))
+	m4.wantStates(t, "starting", "joining:0", "ready:4")
+	waitAll(t, "Ready{4}", isReady(4), ms...)
+	at, _, _ := m4.enteredAt(otellifecycle.Ready, promoted)
+	t.Logf("m4 Ready %v after the promotion began:%s", at.Sub(promoted).Round(time.Millisecond), m4.timeline(time.Time{}))
+}

@@ -1,0 +1,109 @@
+package lifecycleetcd
+
+import (
+	"fmt"
+	"time"
+
+	"go.etcd.io/etcd/client/pkg/v3/types"
+
+	"github.com/lifecyclekit/lifecycle/otellifecycle"
+)
+
+// Failure reasons. They are part of the contract (alerts match them), like
+// the tracker's Detail texts; the first is every Raft engine module's.
+const (
+	reasonRemoved = "removed from the configuration"
+	reasonStopped = "etcd server stopped"
+	reasonService = "failed by the service"
+	// reasonErrPrefix comes before the text of an error etcd reports
+	// through Etcd.Err.
+	reasonErrPrefix = "etcd: "
+)
+
+// facts is everything the mapping looks at: what the server reported and
+// what the service asked for. The Observer keeps one, under its mutex,
+// and derive turns it into a phase. Keeping the mapping a pure function of
+// facts is what makes it one table (the package documentation's).
+type facts struct {
+	// From the server, once, in Observe.
+	restart    bool // the member had served before: its client URLs were in the data dir
+	newCluster bool // started with InitialClusterState "new"
+
+	// From the server, as last read.
+	ready        bool     // ReadyNotify is closed: the member serves clients
+	ending       bool     // StoppingNotify is closed: the server is stopping
+	down         bool     // StopNotify is closed: the server has stopped, its last apply run
+	lead         types.ID // 0 while no leader is known
+	sawLeader    bool     // a leader was known at some point since Observe
+	lastLeader   types.ID // the last leader known
+	leaderLostAt time.Time
+	member       bool // this member is in the cluster's membership
+	learner      bool // … as a learner
+	removed      bool // the cluster has removed this member's ID
+	voters       int  // voting members
+	learners     int  // learner members
+	changes      int64
+	err          string // the first error etcd reported through Etcd.Err
+
+	// From the service, through the Observer's helpers.
+	leaving  bool   // Leave was called
+	stopping bool   // Shutdown was called
+	failed   string // Fail was called, and Recover not since: the reason
+}
+
+// derive returns the phase the facts mean, and hold = true when they mean
+// "keep the phase as it is" (a leader election shorter than the leaderless
+// timeout). The order of the cases is the precedence documented in the
+// package documentation; keep the two in step.
+func derive(f *facts, now time.Time, leaderless time.Duration) (s otellifecycle.State, hold bool) {
+	switch {
+	case f.stopping:
+		return otellifecycle.StoppingState(), false
+	case (f.ending || f.down) && f.leaving:
+		return otellifecycle.StoppingState(), false
+	case f.down && f.removed:
+		return otellifecycle.FailedState(reasonRemoved), false
+	case f.down:
+		return otellifecycle.FailedState(reasonStopped), false
+	case f.leaving:
+		return otellifecycle.DrainingState(), false
+	case f.failed != "":
+		return otellifecycle.FailedState(f.failed), false
+	case f.err != "":
+		return otellifecycle.FailedState(reasonErrPrefix + f.err), false
+	case f.removed:
+		return otellifecycle.FailedState(reasonRemoved), false
+	case f.learner:
+		return otellifecycle.JoiningState(0), false
+	case f.ready && f.lead != 0:
+		return otellifecycle.ReadyState(f.voters), false
+	case f.ready:
+		if f.sawLeader && now.Sub(f.leaderLostAt) >= leaderless {
+			return otellifecycle.FailedState(leaderlessReason(leaderless, f.lastLeader)), false
+		}
+		return otellifecycle.State{}, true
+	case f.restart:
+		return otellifecycle.RestartingState(), false
+	case f.newCluster:
+		return otellifecycle.BootstrappingState(), false
+	default:
+		return otellifecycle.JoiningState(0), false
+	}
+}
+
+// leaderlessReason names the last leader (its member ID, as etcd writes
+// it) and how long the member has been without one. It says "more than"
+// the timeout rather than the exact time, so that the reason, and with it
+// the state, is the same at every evaluation.
+func leaderlessReason(timeout time.Duration, last types.ID) string {
+	return fmt.Sprintf("no leader for more than %v (last leader %s)", timeout, last)
+}
+
+// leaderlessDeadline is when derive will turn the facts into Failed if
+// nothing changes, or the zero time when it will not.
+func leaderlessDeadline(f *facts, leaderless time.Duration) time.Time {
+	if f.lead != 0 || !f.sawLeader || !f.ready {
+		return time.Time{}
+	}
+	return f.leaderLostAt.Add(leaderless)
+}
