@@ -12,7 +12,7 @@
 # for make lint) are built from the Go module proxy by make tools, a
 # prerequisite of both, into .cache/bin, one file per version.
 GO        ?= go
-MODULES   := . exporters/otelsetup exporters/promexport exporters/sdnotify exporters/grpchealth instrumentation/github.com/hashicorp/raft/lifecycleraft instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist examples/raft-node examples/kubernetes examples/otel-collector/compose examples/otel-collector/e2e mixin
+MODULES   := . exporters/otelsetup exporters/promexport exporters/sdnotify exporters/grpchealth instrumentation/github.com/hashicorp/raft/lifecycleraft instrumentation/github.com/hashicorp/memberlist/lifecyclememberlist instrumentation/go.etcd.io/raft/v3/lifecycleetcdraft instrumentation/go.etcd.io/etcd/server/v3/embed/lifecycleetcd examples/raft-node examples/kubernetes examples/otel-collector/compose examples/otel-collector/e2e mixin
 BUILDONLY := examples/otel-collector/collector examples/otel-collector/jaeger
 BENCH     ?= .
 BENCHTIME ?= 1s
