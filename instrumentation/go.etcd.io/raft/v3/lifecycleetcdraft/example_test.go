@@ -15,9 +15,10 @@ import (
 )
 
 // A service on etcd Raft is instrumented in three lines: Observe right
-// after raft.StartNode (before the Ready loop starts), obs.Ready(rd) in the
-// Ready loop, and Shutdown instead of node.Stop. This one-node cluster
-// shows bootstrapping new cluster, ready (1 nodes), stopping.
+// after raft.StartNode (before the Ready loop starts), a deferred Shutdown
+// in place of node.Stop, and obs.Ready(rd) in the Ready loop. This
+// one-node cluster shows bootstrapping new cluster, ready (1 nodes),
+// stopping.
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -27,26 +28,9 @@ func Example() {
 	}
 	defer tracker.Close()
 
-	storage := raft.NewMemoryStorage()
-	node := raft.StartNode(&raft.Config{
-		ID: 1, ElectionTick: 10, HeartbeatTick: 1, Storage: storage,
-		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256,
-		CheckQuorum: true, PreVote: true, // as etcd runs Raft; the Observer needs CheckQuorum
-		Logger: &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)},
-	}, []raft.Peer{{ID: 1}})
-	obs, err := lifecycleetcdraft.Observe(node, storage, tracker)
-	if err != nil {
+	if err := serveOneNode(ctx, tracker); err != nil {
 		panic(err)
 	}
-	stopLoop := serveRaft(node, storage, obs)
-
-	if _, err := tracker.WaitReady(ctx); err != nil {
-		panic(err)
-	}
-	if err := obs.Shutdown(); err != nil { // Stopping, then node.Stop()
-		panic(err)
-	}
-	stopLoop()
 	for _, tr := range tracker.History() {
 		fmt.Println(tr.Detail)
 	}
@@ -54,6 +38,29 @@ func Example() {
 	// bootstrapping new cluster
 	// ready (1 nodes)
 	// stopping
+}
+
+// serveOneNode starts a one-node cluster, serves until it is Ready and
+// stops it: a service's node, in short.
+func serveOneNode(ctx context.Context, tracker *otellifecycle.Tracker) error {
+	storage := raft.NewMemoryStorage()
+	node := raft.StartNode(&raft.Config{
+		ID: 1, ElectionTick: 10, HeartbeatTick: 1, Storage: storage,
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256,
+		CheckQuorum: true, PreVote: true, // as etcd runs Raft; the Observer needs CheckQuorum
+		Logger: &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)},
+	}, []raft.Peer{{ID: 1}})
+	// readme:begin
+	obs, err := lifecycleetcdraft.Observe(node, storage, tracker) // after raft.StartNode or RestartNode, before the Ready loop
+	if err != nil {
+		return err
+	}
+	defer obs.Shutdown() // Stopping, then node.Stop()
+	// readme:end
+	stopLoop := serveRaft(node, storage, obs) // the Ready loop, with obs.Ready(rd)
+	defer stopLoop()                          // runs before obs.Shutdown
+	_, err = tracker.WaitReady(ctx)
+	return err
 }
 
 // serveRaft runs the service's Ready loop, as etcd's raftexample writes

@@ -16,9 +16,9 @@ import (
 )
 
 // A service that embeds etcd is instrumented in three lines: Observe right
-// after embed.StartEtcd, obs.Err in place of e.Err, and Shutdown in place
-// of e.Close. This one-member cluster shows bootstrapping new cluster,
-// ready (1 nodes), stopping.
+// after embed.StartEtcd, a deferred Shutdown in place of e.Close, and
+// obs.Err in place of e.Err. This one-member cluster shows bootstrapping
+// new cluster, ready (1 nodes), stopping.
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -33,24 +33,7 @@ func Example() {
 	}
 	defer tracker.Close()
 
-	e, err := embed.StartEtcd(exampleConfig(dir))
-	if err != nil {
-		panic(err)
-	}
-	obs, err := lifecycleetcd.Observe(e, tracker)
-	if err != nil {
-		e.Close()
-		panic(err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-obs.Err(): // Observe takes e.Err() over and passes every error on
-		panic(err)
-	}
-	if _, err := tracker.WaitReady(ctx); err != nil {
-		panic(err)
-	}
-	if err := obs.Shutdown(); err != nil { // Stopping, then e.Close()
+	if err := serveEtcd(ctx, tracker, exampleConfig(dir)); err != nil {
 		panic(err)
 	}
 	for _, tr := range tracker.History() {
@@ -60,6 +43,30 @@ func Example() {
 	// bootstrapping new cluster
 	// ready (1 nodes)
 	// stopping
+}
+
+// serveEtcd starts etcd, serves until it is Ready and stops it: a
+// service's member, in short.
+func serveEtcd(ctx context.Context, tracker *otellifecycle.Tracker, cfg *embed.Config) error {
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return err
+	}
+	// readme:begin
+	obs, err := lifecycleetcd.Observe(e, tracker) // right after embed.StartEtcd
+	if err != nil {
+		e.Close()
+		return err
+	}
+	defer obs.Shutdown() // Stopping, then e.Close(), which the service no longer calls
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-obs.Err(): // Observe takes e.Err() over
+		return err
+	}
+	// readme:end
+	_, err = tracker.WaitReady(ctx)
+	return err
 }
 
 // exampleConfig is a one-member etcd in dir, on free loopback ports,
