@@ -1,26 +1,25 @@
 package lifecycleraft
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/lifecyclekit/lifecycle/internal/engine"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
-// Failure reasons. They are part of the contract (alerts match them), like
-// the tracker's Detail texts.
-const (
-	reasonRemoved  = "removed from the configuration"
-	reasonShutdown = "raft shut down"
-	reasonService  = "failed by the service"
-)
+// reasonShutdown is Failed's reason for Raft shut down otherwise than by
+// Shutdown or after Leave. It is part of the contract (alerts match it),
+// like the tracker's Detail texts; the others are every Raft engine
+// module's (engine.ReasonRemoved, engine.LeaderlessReason).
+const reasonShutdown = "raft shut down"
 
-// facts is everything the mapping looks at: what Raft reported and what
-// the service asked for. The Observer keeps one, under its mutex, and
-// derive turns it into a phase. Keeping the mapping a pure function of
-// facts is what makes it one table (the package documentation's).
+// facts is what the mapping looks at besides the service's
+// engine.Intents: what Raft reported, and what the service asked of
+// Bootstrap. The Observer's engine.Driver keeps them, under its mutex, and
+// derive turns them into a phase. Keeping the mapping a pure function of
+// the facts is what makes it one table (the package documentation's).
 type facts struct {
 	// From Raft.
 	existing     bool           // Raft had state (log or snapshot) when observed
@@ -35,70 +34,62 @@ type facts struct {
 	nonvoters    int            // nonvoters (and staging) in it
 	elected      int64          // LeaderObservations naming a leader
 
-	// From the service, through the Observer's helpers.
-	bootstrapping bool   // Bootstrap was called, and it or an earlier one did not fail
-	bootstrapped  bool   // a Bootstrap succeeded
-	joining       bool   // Join is running, or succeeded and the node is not yet a member
-	attempt       uint32 // Join's current or last attempt
-	joinFailed    string // Join gave up, and the node has not been a member with a leader since: the reason
-	leaving       bool   // Leave was called
-	stopping      bool   // Shutdown was called
-	failed        string // Fail was called, and Recover not since: the reason
+	// From the service, through Bootstrap.
+	bootstrapping bool // Bootstrap was called, and it or an earlier one did not fail
+	bootstrapped  bool // a Bootstrap succeeded
 }
 
-// derive returns the phase the facts mean. The order of the cases is the
-// precedence documented in the package documentation; keep the two in
-// step.
-func derive(f *facts, now time.Time, leaderless time.Duration) otellifecycle.State {
+// joined says whether the node is a member with a leader: Join has
+// nothing to do, and a Join intent ends (see refresh).
+func joined(f *facts) bool { return f.leader != "" && f.member }
+
+// derive returns the phase the facts and the service's intents mean.
+// hold is never true here: a leader election shows what the node was with
+// its leader, by rows of the mapping of their own. The order of the cases
+// is the precedence documented in the package documentation; keep the two
+// in step.
+func derive(f *facts, in *engine.Intents, now time.Time, leaderless time.Duration) (s otellifecycle.State, hold bool) {
 	removed := f.wasMember && !f.member
 	switch {
-	case f.stopping:
-		return otellifecycle.StoppingState()
-	case f.state == raft.Shutdown && f.leaving:
-		return otellifecycle.StoppingState()
+	case in.Stopping:
+		return otellifecycle.StoppingState(), false
+	case f.state == raft.Shutdown && in.Leaving:
+		return otellifecycle.StoppingState(), false
 	case f.state == raft.Shutdown && removed:
-		return otellifecycle.FailedState(reasonRemoved)
+		return otellifecycle.FailedState(engine.ReasonRemoved), false
 	case f.state == raft.Shutdown:
-		return otellifecycle.FailedState(reasonShutdown)
-	case f.leaving:
-		return otellifecycle.DrainingState()
-	case f.failed != "":
-		return otellifecycle.FailedState(f.failed)
-	case f.leader != "" && f.member:
-		return otellifecycle.ReadyState(f.voters)
-	case f.joining:
-		return otellifecycle.JoiningState(f.attempt)
+		return otellifecycle.FailedState(reasonShutdown), false
+	case in.Leaving:
+		return otellifecycle.DrainingState(), false
+	case in.Failed != "":
+		return otellifecycle.FailedState(in.Failed), false
+	case joined(f):
+		return otellifecycle.ReadyState(f.voters), false
+	case in.Joining:
+		return otellifecycle.JoiningState(in.Attempt), false
 	case removed:
-		return otellifecycle.FailedState(reasonRemoved)
-	case f.joinFailed != "":
-		return otellifecycle.FailedState(f.joinFailed)
+		return otellifecycle.FailedState(engine.ReasonRemoved), false
+	case in.JoinFailed != "":
+		return otellifecycle.FailedState(in.JoinFailed), false
 	case f.leader != "":
 		// A leader talks to this node, which is not (yet) a member: it is
 		// being added, by its own Join or by an operator.
-		return otellifecycle.JoiningState(f.attempt)
+		return otellifecycle.JoiningState(in.Attempt), false
 	case f.sawLeader && now.Sub(f.leaderLostAt) >= leaderless:
-		return otellifecycle.FailedState(leaderlessReason(leaderless, f.lastLeader))
+		return otellifecycle.FailedState(engine.LeaderlessReason(leaderless, string(f.lastLeader))), false
 	case f.sawLeader && f.member:
 		// A leader election, shorter so far than the leaderless timeout:
 		// what the node was with its leader.
-		return otellifecycle.ReadyState(f.voters)
+		return otellifecycle.ReadyState(f.voters), false
 	case f.sawLeader:
-		return otellifecycle.JoiningState(f.attempt)
+		return otellifecycle.JoiningState(in.Attempt), false
 	case f.bootstrapping, !f.existing && f.member:
-		return otellifecycle.BootstrappingState()
+		return otellifecycle.BootstrappingState(), false
 	case f.existing:
-		return otellifecycle.RestartingState()
+		return otellifecycle.RestartingState(), false
 	default:
-		return otellifecycle.StartingState()
+		return otellifecycle.StartingState(), false
 	}
-}
-
-// leaderlessReason names the last leader and how long the node has been
-// without one. It says "more than" the timeout rather than the exact time,
-// so that the reason, and with it the state, is the same at every
-// evaluation: one transition to Failed, not one per poll.
-func leaderlessReason(timeout time.Duration, last raft.ServerID) string {
-	return fmt.Sprintf("no leader for more than %v (last leader %s)", timeout, last)
 }
 
 // leaderlessDeadline is when derive will turn the facts into Failed if

@@ -8,7 +8,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/lifecyclekit/lifecycle/otellifecycle"
+	"github.com/lifecyclekit/lifecycle/internal/engine"
 )
 
 // The helpers in this file run what the service asks of Raft (bootstrap,
@@ -30,9 +30,9 @@ import (
 // sees a configuration holding this node and no leader on a node that had
 // no state, and shows Bootstrapping too, from its next poll.
 func (o *Observer) Bootstrap(ctx context.Context, cfg raft.Configuration) error {
-	o.update(ctx, func(f *facts) { f.bootstrapping = true })
+	o.d.Update(ctx, func(f *facts, _ *engine.Intents) { f.bootstrapping = true })
 	err := o.r.BootstrapCluster(cfg).Error()
-	o.update(ctx, func(f *facts) {
+	o.d.Update(ctx, func(f *facts, _ *engine.Intents) {
 		f.bootstrapped = f.bootstrapped || err == nil
 		f.bootstrapping = f.bootstrapped
 	})
@@ -67,73 +67,7 @@ func (o *Observer) Bootstrap(ctx context.Context, cfg raft.Configuration) error 
 // join gets a ctx that ends with ctx or with the Observer, and should
 // honour it.
 func (o *Observer) Join(ctx context.Context, join func(ctx context.Context) error) error {
-	o.mu.Lock()
-	switch {
-	case o.gone.Err() != nil:
-		o.mu.Unlock()
-		return ErrClosed
-	case o.joinRunning:
-		o.mu.Unlock()
-		return errors.New("lifecycleraft: Join while another Join is running")
-	case o.f.leader != "" && o.f.member:
-		o.mu.Unlock()
-		return nil
-	}
-	o.joinRunning = true
-	o.mu.Unlock()
-	defer func() {
-		o.mu.Lock()
-		o.joinRunning = false
-		o.mu.Unlock()
-	}()
-
-	// jctx ends with ctx, or when the node goes away.
-	jctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(o.gone, cancel)()
-
-	delays := o.cfg.joinBackoff
-	var err error
-	for attempt, delay := range delays {
-		if delay > 0 {
-			t := time.NewTimer(delay)
-			select {
-			case <-jctx.Done():
-				t.Stop()
-				return o.joinEnded(ctx)
-			case <-t.C:
-			}
-		}
-		if jctx.Err() != nil {
-			return o.joinEnded(ctx)
-		}
-		o.update(ctx, func(f *facts) {
-			f.joining, f.attempt, f.joinFailed = true, uint32(attempt), ""
-		})
-		err = join(jctx)
-		if o.gone.Err() != nil || (err != nil && jctx.Err() != nil) {
-			return o.joinEnded(ctx)
-		}
-		if err == nil {
-			// The node is being added: it stays Joining until it sees a
-			// leader and itself in the configuration (see refresh).
-			return nil
-		}
-	}
-	err = fmt.Errorf("join failed after %d attempts: %w", len(delays), err)
-	o.update(ctx, func(f *facts) { f.joining, f.joinFailed = false, err.Error() })
-	return fmt.Errorf("lifecycleraft: %w", err)
-}
-
-// joinEnded drops the Joining intent of a Join that ends before its time
-// and returns its error: ErrClosed when the node is going away, ctx's
-// otherwise.
-func (o *Observer) joinEnded(ctx context.Context) error {
-	o.update(ctx, func(f *facts) { f.joining = false })
-	if o.gone.Err() != nil {
-		return ErrClosed
-	}
-	return fmt.Errorf("lifecycleraft: Join: %w", ctx.Err())
+	return o.d.Join(ctx, join, joined)
 }
 
 // Fail marks the node Failed{reason} for a fault Raft cannot see: the
@@ -143,10 +77,7 @@ func (o *Observer) joinEnded(ctx context.Context) error {
 // becomes "failed by the service". A Failed node keeps its Raft membership:
 // Raft goes on replicating to it and may elect it.
 func (o *Observer) Fail(ctx context.Context, reason string) {
-	if reason == "" {
-		reason = reasonService
-	}
-	o.update(ctx, func(f *facts) { f.failed = otellifecycle.NormalizeReason(reason) })
+	o.d.Fail(ctx, reason)
 }
 
 // Recover ends what Fail began: the node shows what Raft reports again, at
@@ -154,7 +85,7 @@ func (o *Observer) Fail(ctx context.Context, reason string) {
 // election shorter than the leaderless timeout. Without a Fail before, it
 // does nothing.
 func (o *Observer) Recover(ctx context.Context) {
-	o.update(ctx, func(f *facts) { f.failed = "" })
+	o.d.Recover(ctx)
 }
 
 // Leave is the graceful start of a departure: it moves the tracker to
@@ -174,14 +105,9 @@ func (o *Observer) Recover(ctx context.Context) {
 // is Draining and the service goes on with Shutdown. After Shutdown, Leave
 // does nothing and returns ErrClosed.
 func (o *Observer) Leave(ctx context.Context, remove func(ctx context.Context) error) error {
-	o.mu.Lock()
-	stopping := o.f.stopping
-	o.mu.Unlock()
-	if stopping {
-		return ErrClosed
+	if err := o.d.Leave(ctx); err != nil {
+		return err // ErrClosed, after Shutdown
 	}
-	o.endJoins()
-	o.update(ctx, func(f *facts) { f.leaving = true })
 	if o.r.State() == raft.Leader && o.hasOtherVoter() {
 		if err := o.r.LeadershipTransfer().Error(); err != nil {
 			return fmt.Errorf("lifecycleraft: Leave: leadership transfer: %w", err)
@@ -245,8 +171,7 @@ func (o *Observer) awaitOtherLeader(ctx context.Context) error {
 // method; every call returns the first one's result.
 func (o *Observer) Shutdown() error {
 	o.shutdownOnce.Do(func() {
-		o.endJoins()
-		o.update(context.Background(), func(f *facts) { f.stopping = true })
+		o.d.Stop()
 		var err error
 		if err = o.r.Shutdown().Error(); err != nil {
 			err = fmt.Errorf("lifecycleraft: Shutdown: %w", err)

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/lifecyclekit/lifecycle/internal/engine"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -37,39 +37,17 @@ const observationBuffer = 32
 // Observe and ended by Close (or Shutdown). Its methods are safe for
 // concurrent use.
 type Observer struct {
-	r     *raft.Raft
-	t     *otellifecycle.Tracker
-	self  raft.ServerID
-	cfg   config
-	mp    metric.MeterProvider // the Raft instruments' provider
-	attrs []attribute.KeyValue // on every point of the Raft instruments
+	r    *raft.Raft
+	self raft.ServerID
+	cfg  engine.Config
+	// d keeps the facts and the service's intents, moves the tracker to
+	// the phase they mean and runs the Observer's goroutine.
+	d *engine.Driver[facts]
 
-	ch   chan raft.Observation
-	ro   *raft.Observer
-	reg  metric.Registration
-	done chan struct{} // closed by Close: the goroutine ends
-	wg   sync.WaitGroup
+	ch  chan raft.Observation
+	ro  *raft.Observer
+	reg metric.Registration
 
-	// gone ends with the first of Close, Shutdown and Leave (endJoins):
-	// from then on no Join asks the cluster anything.
-	gone     context.Context
-	endJoins context.CancelFunc
-
-	// mu guards f, closed and joinRunning. It is held only to copy or
-	// update facts, never across a call into Raft or the tracker, so metric
-	// collection never waits on either.
-	mu          sync.Mutex
-	f           facts
-	closed      bool
-	joinRunning bool
-
-	// applyMu serializes derive-and-Set, so that applied is the state this
-	// Observer last set and two evaluations never race each other's Set.
-	applyMu sync.Mutex
-	applied otellifecycle.State
-
-	closeOnce    sync.Once
-	closeErr     error
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -109,36 +87,28 @@ func Observe(r *raft.Raft, t *otellifecycle.Tracker, self raft.ServerID, opts ..
 		return nil, errors.New("lifecycleraft: Observe: self, the node's server ID, is empty")
 	}
 	cfg := newConfig(opts)
-	if len(cfg.errs) > 0 {
-		return nil, errors.Join(cfg.errs...)
+	if err := cfg.Err(); err != nil {
+		return nil, err
 	}
 	o := &Observer{
-		r:       r,
-		t:       t,
-		self:    self,
-		cfg:     cfg,
-		mp:      cfg.meterProvider,
-		attrs:   append(t.Attributes(), cfg.attrs...),
-		ch:      make(chan raft.Observation, observationBuffer),
-		done:    make(chan struct{}),
-		applied: t.Current(),
+		r:    r,
+		self: self,
+		cfg:  cfg,
+		d:    engine.NewDriver(t, cfg, ErrClosed, engine.Mapping[facts]{Derive: derive, Deadline: leaderlessDeadline}),
+		ch:   make(chan raft.Observation, observationBuffer),
 	}
-	if o.mp == nil {
-		o.mp = t.MeterProvider()
-	}
-	o.gone, o.endJoins = context.WithCancel(context.Background())
 	var err error
-	if o.reg, err = o.registerMetrics(); err != nil {
+	if o.reg, err = o.registerMetrics(t); err != nil {
 		return nil, fmt.Errorf("lifecycleraft: Observe: %w", err)
 	}
 	// Register before the first read, so no change falls between them.
 	o.ro = raft.NewObserver(o.ch, false, relevant)
 	r.RegisterObserver(o.ro)
-	o.f.existing = r.LastIndex() > 0
+	existing := r.LastIndex() > 0
+	o.d.Change(func(f *facts, _ *engine.Intents) { f.existing = existing })
 	o.refresh()
-	o.evaluate(context.Background())
-	o.wg.Add(1)
-	go o.run()
+	o.d.Evaluate(context.Background())
+	o.d.Go(o.run)
 	return o, nil
 }
 
@@ -171,37 +141,18 @@ func (o *Observer) Stats() Stats {
 // returns the first one's result, an error only when the instruments could
 // not be unregistered.
 func (o *Observer) Close() error {
-	o.closeOnce.Do(func() {
-		o.endJoins()
-		o.r.DeregisterObserver(o.ro)
-		// Under applyMu, so that an evaluation in progress finishes its
-		// Set before Close returns, and none starts after it.
-		o.applyMu.Lock()
-		o.mu.Lock()
-		o.closed = true
-		o.mu.Unlock()
-		o.applyMu.Unlock()
-		close(o.done)
-		o.wg.Wait()
-		if err := o.reg.Unregister(); err != nil {
-			o.closeErr = fmt.Errorf("lifecycleraft: Close: %w", err)
-		}
-	})
-	return o.closeErr
+	o.r.DeregisterObserver(o.ro) // a no-op once done
+	return o.d.Close(o.reg)
 }
 
 // run is the Observer's one goroutine: it turns observations, poll ticks
 // and the leaderless deadline into evaluations.
 func (o *Observer) run() {
-	defer o.wg.Done()
-	tick := time.NewTicker(o.cfg.poll)
-	defer tick.Stop()
-	deadline := time.NewTimer(time.Hour)
-	deadline.Stop()
-	defer deadline.Stop()
+	clock := engine.NewClock(o.cfg.PollInterval)
+	defer clock.Stop()
 	for {
 		select {
-		case <-o.done:
+		case <-o.d.Done():
 			return
 		case ob := <-o.ch:
 			o.note(ob)
@@ -213,21 +164,12 @@ func (o *Observer) run() {
 					more = false
 				}
 			}
-		case <-tick.C:
-		case <-deadline.C:
+		case <-clock.Poll():
+		case <-clock.Deadline():
 		}
 		o.refresh()
-		o.evaluate(context.Background())
-
-		o.mu.Lock()
-		at := leaderlessDeadline(&o.f, o.cfg.leaderless)
-		o.mu.Unlock()
-		// Arm the deadline only while it is ahead: once it has passed, this
-		// evaluation has already turned it into Failed.
-		deadline.Stop()
-		if wait := time.Until(at); !at.IsZero() && wait > 0 {
-			deadline.Reset(wait)
-		}
+		o.d.Evaluate(context.Background())
+		clock.Arm(o.d.Deadline())
 	}
 }
 
@@ -235,9 +177,7 @@ func (o *Observer) run() {
 // re-read by refresh, since a later one may already have replaced it.
 func (o *Observer) note(ob raft.Observation) {
 	if l, ok := ob.Data.(raft.LeaderObservation); ok && l.LeaderID != "" {
-		o.mu.Lock()
-		o.f.elected++
-		o.mu.Unlock()
+		o.d.Change(func(f *facts, _ *engine.Intents) { f.elected++ })
 	}
 }
 
@@ -257,70 +197,39 @@ func (o *Observer) refresh() {
 	}
 	now := time.Now()
 
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	f := &o.f
-	// Shutdown is for good: a shut-down *raft.Raft never runs again. Raft's
-	// State can still read Follower after it, when its main loop handles one
-	// last AppendEntries (which sets Follower) before it sees the shutdown.
-	if f.state != raft.Shutdown {
-		f.state = state
-	}
-	switch {
-	case leader != "":
-		f.sawLeader, f.lastLeader = true, leader
-	case f.leader != "":
-		f.leaderLostAt = now
-	}
-	f.leader = leader
-	if read {
-		f.member, f.voters, f.nonvoters = false, 0, 0
-		for _, s := range servers {
-			if s.ID == o.self {
-				f.member = true
-			}
-			if s.Suffrage == raft.Voter {
-				f.voters++
-			} else {
-				f.nonvoters++
-			}
+	o.d.Change(func(f *facts, in *engine.Intents) {
+		// Shutdown is for good: a shut-down *raft.Raft never runs again.
+		// Raft's State can still read Follower after it, when its main loop
+		// handles one last AppendEntries (which sets Follower) before it
+		// sees the shutdown.
+		if f.state != raft.Shutdown {
+			f.state = state
 		}
-		f.wasMember = f.wasMember || f.member
-	}
-	if f.leader != "" && f.member {
-		// A member with a leader has joined, whoever added it: a Join
-		// intent ends, and an earlier Join's failure is history.
-		f.joining, f.joinFailed = false, ""
-	}
-}
-
-// evaluate derives the phase from the facts and moves the tracker there
-// if it is not where this Observer last put it. ctx is the transition's
-// context (the caller's, for the helpers).
-func (o *Observer) evaluate(ctx context.Context) {
-	o.applyMu.Lock()
-	defer o.applyMu.Unlock()
-	o.mu.Lock()
-	if o.closed {
-		o.mu.Unlock()
-		return
-	}
-	s := derive(&o.f, time.Now(), o.cfg.leaderless)
-	o.mu.Unlock()
-	if s == o.applied {
-		return
-	}
-	// The tracker reports its own errors (a policy's rejection, a closed
-	// tracker) through otel.Handle; whatever it said, this is the state
-	// asked for, and asking again at every poll would only repeat them.
-	_ = o.t.Set(ctx, s)
-	o.applied = s
-}
-
-// update changes the facts under the mutex, then evaluates.
-func (o *Observer) update(ctx context.Context, change func(f *facts)) {
-	o.mu.Lock()
-	change(&o.f)
-	o.mu.Unlock()
-	o.evaluate(ctx)
+		switch {
+		case leader != "":
+			f.sawLeader, f.lastLeader = true, leader
+		case f.leader != "":
+			f.leaderLostAt = now
+		}
+		f.leader = leader
+		if read {
+			f.member, f.voters, f.nonvoters = false, 0, 0
+			for _, s := range servers {
+				if s.ID == o.self {
+					f.member = true
+				}
+				if s.Suffrage == raft.Voter {
+					f.voters++
+				} else {
+					f.nonvoters++
+				}
+			}
+			f.wasMember = f.wasMember || f.member
+		}
+		if joined(f) {
+			// A member with a leader has joined, whoever added it: a Join
+			// intent ends, and an earlier Join's failure is history.
+			in.Joining, in.JoinFailed = false, ""
+		}
+	})
 }

@@ -1,14 +1,12 @@
 package lifecycleraft
 
 import (
-	"fmt"
-	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/lifecyclekit/lifecycle/otellifecycle"
+	"github.com/lifecyclekit/lifecycle/internal/engine"
 )
 
 // Defaults of the options.
@@ -21,24 +19,11 @@ const (
 	DefaultPollInterval = time.Second
 )
 
-// config is what the options build; see newConfig for its defaults.
-type config struct {
-	leaderless    time.Duration
-	poll          time.Duration
-	joinBackoff   []time.Duration
-	meterProvider metric.MeterProvider // nil: the tracker's
-	attrs         []attribute.KeyValue // added to the tracker's
-	errs          []error              // one per invalid option, naming it
-}
-
-// newConfig applies opts to the defaults. Invalid options are collected in
-// errs, for Observe to return.
-func newConfig(opts []Option) config {
-	c := config{
-		leaderless:  DefaultLeaderlessTimeout,
-		poll:        DefaultPollInterval,
-		joinBackoff: otellifecycle.DefaultJoinBackoff(),
-	}
+// newConfig applies opts to the defaults. Invalid options are collected,
+// for Observe to return (engine.Config.Err).
+func newConfig(opts []Option) engine.Config {
+	c := engine.NewConfig("lifecycleraft")
+	c.LeaderlessTimeout, c.PollInterval = DefaultLeaderlessTimeout, DefaultPollInterval
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
@@ -52,18 +37,12 @@ func newConfig(opts []Option) config {
 // an error that names the option; none is ignored or corrected. The
 // interface is sealed: only this package's With* functions make Options.
 type Option interface {
-	apply(config) config
+	apply(engine.Config) engine.Config
 }
 
-type optionFunc func(config) config
+type optionFunc func(engine.Config) engine.Config
 
-func (f optionFunc) apply(c config) config { return f(c) }
-
-// invalid records the error of an invalid option.
-func (c config) invalid(format string, args ...any) config {
-	c.errs = append(slices.Clip(c.errs), fmt.Errorf("lifecycleraft: "+format, args...))
-	return c
-}
+func (f optionFunc) apply(c engine.Config) engine.Config { return f(c) }
 
 // WithLeaderlessTimeout sets how long a node that has known a leader may
 // go without one (an election, a partition, a lost quorum) before it is
@@ -73,13 +52,7 @@ func (c config) invalid(format string, args ...any) config {
 // Choose it well above Raft's election time (a few ElectionTimeouts), or
 // every failover shows as Failed.
 func WithLeaderlessTimeout(d time.Duration) Option {
-	return optionFunc(func(c config) config {
-		if d <= 0 {
-			return c.invalid("WithLeaderlessTimeout: must be > 0, got %v", d)
-		}
-		c.leaderless = d
-		return c
-	})
+	return optionFunc(engine.LeaderlessTimeout(d))
 }
 
 // WithPollInterval sets how often the Observer re-reads Raft's state and
@@ -89,13 +62,7 @@ func WithLeaderlessTimeout(d time.Duration) Option {
 // dropped. The reads take Raft's own short locks, not a trip through its
 // main loop. Default DefaultPollInterval (1 s); d must be > 0.
 func WithPollInterval(d time.Duration) Option {
-	return optionFunc(func(c config) config {
-		if d <= 0 {
-			return c.invalid("WithPollInterval: must be > 0, got %v", d)
-		}
-		c.poll = d
-		return c
-	})
+	return optionFunc(engine.PollInterval(d))
 }
 
 // WithJoinBackoff sets Join's schedule: the delay before each attempt,
@@ -103,19 +70,7 @@ func WithPollInterval(d time.Duration) Option {
 // At least one delay is needed, and none may be negative. The default is
 // otellifecycle.DefaultJoinBackoff.
 func WithJoinBackoff(delays ...time.Duration) Option {
-	delays = slices.Clone(delays)
-	return optionFunc(func(c config) config {
-		if len(delays) == 0 {
-			return c.invalid("WithJoinBackoff: at least one delay is needed")
-		}
-		for i, d := range delays {
-			if d < 0 {
-				return c.invalid("WithJoinBackoff: delay %d must be ≥ 0, got %v", i, d)
-			}
-		}
-		c.joinBackoff = delays
-		return c
-	})
+	return optionFunc(engine.JoinBackoff(delays))
 }
 
 // WithMeterProvider sets where the Raft instruments go (see the package
@@ -123,10 +78,7 @@ func WithJoinBackoff(delays ...time.Duration) Option {
 // provider (otellifecycle.Tracker.MeterProvider), so the Raft series go
 // wherever the tracker's do.
 func WithMeterProvider(p metric.MeterProvider) Option {
-	return optionFunc(func(c config) config {
-		c.meterProvider = p
-		return c
-	})
+	return optionFunc(engine.MeterProvider(p))
 }
 
 // WithAttributes adds attributes to every point of the Raft instruments,
@@ -135,9 +87,5 @@ func WithMeterProvider(p metric.MeterProvider) Option {
 // tracker's process, for example (a shard id). Each call adds to the
 // previous ones.
 func WithAttributes(attrs ...attribute.KeyValue) Option {
-	attrs = slices.Clone(attrs)
-	return optionFunc(func(c config) config {
-		c.attrs = append(slices.Clone(c.attrs), attrs...)
-		return c
-	})
+	return optionFunc(engine.Attributes(attrs))
 }
