@@ -5,20 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 	"go.opentelemetry.io/otel/attribute"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
 	"github.com/lifecyclekit/lifecycle/internal/testsupport"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -51,15 +48,13 @@ type stores struct {
 // node is one Raft server with its own tracker and Observer, as a process
 // of a service would have them.
 type node struct {
-	id      raft.ServerID
-	addr    raft.ServerAddress
-	r       *raft.Raft
-	trans   raft.Transport
-	stores  stores
-	tracker *otellifecycle.Tracker
-	reader  *sdkmetric.ManualReader // the tracker's and the Observer's metrics
-	obs     *lifecycleraft.Observer
-	started time.Time
+	enginetest.Node // its tracker and metrics, named by its ID
+	id              raft.ServerID
+	addr            raft.ServerAddress
+	r               *raft.Raft
+	trans           raft.Transport
+	stores          stores
+	obs             *lifecycleraft.Observer
 	// formedBy is the phase form gave the node on its way to Ready:
 	// bootstrapping for the first, joining for the others.
 	formedBy string
@@ -124,14 +119,8 @@ func (c *cluster) startNode(id raft.ServerID, addr raft.ServerAddress, st stores
 		o.tracker = append(o.tracker, x.tracker...)
 		o.observer = append(o.observer, x.observer...)
 	}
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	tracker, err := otellifecycle.New(append([]otellifecycle.Option{
-		otellifecycle.WithMeterProvider(mp),
-		otellifecycle.WithLogger(slog.New(slog.DiscardHandler)),
-		otellifecycle.WithAttributes(attribute.String("node.id", string(id))),
-	}, o.tracker...)...)
-	if err != nil {
+	tn := enginetest.Node{Name: string(id), Attrs: []attribute.KeyValue{attribute.String("node.id", string(id))}, WaitFor: waitFor}
+	if err := tn.Open(o.tracker...); err != nil {
 		t.Fatal(err)
 	}
 
@@ -164,10 +153,11 @@ func (c *cluster) startNode(id raft.ServerID, addr raft.ServerAddress, st stores
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{id: id, addr: trans.LocalAddr(), r: r, trans: trans, stores: st, tracker: tracker, reader: reader, started: time.Now()}
+	n := &node{Node: tn, id: id, addr: trans.LocalAddr(), r: r, trans: trans, stores: st}
+	n.Started = time.Now()
 	// The Raft instruments go to the tracker's provider, with its node.id:
 	// the Observer inherits both.
-	n.obs, err = lifecycleraft.Observe(r, tracker, id, append([]lifecycleraft.Option{
+	n.obs, err = lifecycleraft.Observe(r, n.Tracker, id, append([]lifecycleraft.Option{
 		lifecycleraft.WithLeaderlessTimeout(leaderless),
 		lifecycleraft.WithPollInterval(poll),
 	}, o.observer...)...)
@@ -179,10 +169,7 @@ func (c *cluster) startNode(id raft.ServerID, addr raft.ServerAddress, st stores
 			t.Errorf("%s: Observer.Close: %v", id, err)
 		}
 		n.kill()
-		if err := tracker.Close(); err != nil {
-			t.Errorf("%s: tracker.Close: %v", id, err)
-		}
-		_ = mp.Shutdown(context.Background())
+		n.Close(t)
 	})
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
@@ -271,7 +258,7 @@ func (c *cluster) form(nodes ...*node) {
 	}}); err != nil {
 		c.t.Fatal(err)
 	}
-	first.waitState(c.t, "Ready", otellifecycle.State.IsReady)
+	first.WaitState(c.t, "Ready", otellifecycle.State.IsReady)
 	errs := make(chan error, len(nodes))
 	for _, n := range nodes[1:] {
 		go func() { errs <- n.obs.Join(ctx, addVoterVia(c.leaderNow, n)) }()
@@ -282,7 +269,7 @@ func (c *cluster) form(nodes ...*node) {
 		}
 	}
 	for _, n := range nodes {
-		n.waitState(c.t, fmt.Sprintf("Ready{%d}", len(nodes)), isReady(len(nodes)))
+		n.WaitState(c.t, fmt.Sprintf("Ready{%d}", len(nodes)), enginetest.IsReady(len(nodes)))
 	}
 }
 
@@ -297,16 +284,6 @@ func (c *cluster) leaderNow() *node {
 	return nil
 }
 
-func isReady(nodes int) func(otellifecycle.State) bool {
-	return func(s otellifecycle.State) bool { return s == otellifecycle.ReadyState(nodes) }
-}
-
-// waitState waits, within waitFor, until n's tracker satisfies until.
-func (n *node) waitState(t testing.TB, what string, until func(otellifecycle.State) bool) otellifecycle.State {
-	t.Helper()
-	return testsupport.WaitState(t, n.tracker, string(n.id)+": "+what, waitFor, until)
-}
-
 // waitLeaderOtherThan waits until n's Raft knows a leader that is not
 // old, and returns when it did.
 func (n *node) waitLeaderOtherThan(t testing.TB, old raft.ServerID) time.Time {
@@ -316,152 +293,6 @@ func (n *node) waitLeaderOtherThan(t testing.TB, old raft.ServerID) time.Time {
 		return id != "" && id != old
 	})
 	return time.Now()
-}
-
-// short writes a state as the tests compare it: the label, with its
-// payload after a colon ("joining:0", "ready:3", "failed:<reason>").
-func short(s otellifecycle.State) string {
-	switch s.Phase {
-	case otellifecycle.Joining:
-		return fmt.Sprintf("joining:%d", s.Attempt)
-	case otellifecycle.Ready:
-		return fmt.Sprintf("ready:%d", s.Nodes)
-	case otellifecycle.Failed:
-		return "failed:" + s.Reason
-	}
-	return s.Label()
-}
-
-// states is the tracker's whole path, from its initial Starting.
-func (n *node) states(t testing.TB) []string {
-	t.Helper()
-	h := n.tracker.History()
-	if len(h) == 0 {
-		return []string{"starting"}
-	}
-	if h[0].Seq != 1 {
-		t.Fatalf("%s: history starts at seq %d: longer than the history kept", n.id, h[0].Seq)
-	}
-	out := []string{short(h[0].From)}
-	for _, tr := range h {
-		out = append(out, short(tr.To))
-	}
-	return out
-}
-
-// phases is states with the payloads dropped and repeats merged: the
-// shape of the path, for where the payloads depend on timing (Ready{1},
-// Ready{2}, Ready{3} while nodes join).
-func (n *node) phases(t testing.TB) []string {
-	var out []string
-	for _, s := range n.states(t) {
-		p, _, _ := strings.Cut(s, ":")
-		if len(out) == 0 || out[len(out)-1] != p {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func (n *node) wantStates(t testing.TB, want ...string) {
-	t.Helper()
-	if got := n.states(t); !slices.Equal(got, want) {
-		t.Errorf("%s: states %q, want %q", n.id, got, want)
-	}
-}
-
-// wantStatesEnd checks that n's states end in want, in order.
-func (n *node) wantStatesEnd(t testing.TB, want ...string) {
-	t.Helper()
-	if got := n.states(t); len(got) < len(want) || !slices.Equal(got[len(got)-len(want):], want) {
-		t.Errorf("%s: states %q, want them to end in %q", n.id, got, want)
-	}
-}
-
-func (n *node) wantPhases(t testing.TB, want ...string) {
-	t.Helper()
-	if got := n.phases(t); !slices.Equal(got, want) {
-		t.Errorf("%s: phases %q, want %q (states %q)", n.id, got, want, n.states(t))
-	}
-}
-
-// timeline writes the history with times relative to since (or to the
-// node's start), for the logs of the fault scenarios.
-func (n *node) timeline(since time.Time) string {
-	if since.IsZero() {
-		since = n.started
-	}
-	var b strings.Builder
-	for _, tr := range n.tracker.History() {
-		fmt.Fprintf(&b, " [%+.3fs %s]", tr.At.Sub(since).Seconds(), short(tr.To))
-	}
-	return b.String()
-}
-
-// notReadyAfter is how long n's tracker was not Ready between since and
-// until, from its history.
-func (n *node) notReadyAfter(since, until time.Time) time.Duration {
-	ready := n.readyAt(since)
-	var total time.Duration
-	from := since
-	for _, tr := range n.tracker.History() {
-		if !tr.At.After(since) || tr.At.After(until) {
-			continue
-		}
-		if !ready {
-			total += tr.At.Sub(from)
-		}
-		ready, from = tr.To.IsReady(), tr.At
-	}
-	if !ready {
-		total += until.Sub(from)
-	}
-	return total
-}
-
-// readyAt says whether n's tracker was Ready at instant at.
-func (n *node) readyAt(at time.Time) bool {
-	ready := false
-	for _, tr := range n.tracker.History() {
-		if tr.At.After(at) {
-			break
-		}
-		ready = tr.To.IsReady()
-	}
-	return ready
-}
-
-// failedAt returns when n's tracker first entered Failed after since.
-func (n *node) failedAt(since time.Time) (time.Time, otellifecycle.State, bool) {
-	for _, tr := range n.tracker.History() {
-		if tr.At.After(since) && tr.To.Phase == otellifecycle.Failed {
-			return tr.At, tr.To, true
-		}
-	}
-	return time.Time{}, otellifecycle.State{}, false
-}
-
-// collect reads every metric of n's meter provider, by name.
-func (n *node) collect(t testing.TB) map[string]metricdata.Metrics {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := n.reader.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]metricdata.Metrics{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			out[m.Name] = m
-		}
-	}
-	return out
-}
-
-// wantGauge checks the tracker's one-hot state gauge: every label
-// reported with n's node.id, want's at 1, the others at 0.
-func (n *node) wantGauge(t testing.TB, want otellifecycle.Phase) {
-	t.Helper()
-	testsupport.WantStateGauge(t, n.reader, want, attribute.String("node.id", string(n.id)))
 }
 
 // fsm is a state machine that keeps nothing: the tests are about

@@ -3,7 +3,6 @@ package lifecycleraft_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -21,11 +21,7 @@ import (
 func TestObserveRefusesNilsAndInvalidOptionsNamingThem(t *testing.T) {
 	r, _ := exampleRaft("n1")
 	t.Cleanup(func() { _ = r.Shutdown().Error() })
-	tracker, err := otellifecycle.New(otellifecycle.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tracker.Close() })
+	tracker := enginetest.Tracker(t)
 
 	for _, tc := range []struct {
 		name    string
@@ -105,9 +101,9 @@ func TestCloseAndShutdownAreIdempotentAndSafeConcurrently(t *testing.T) {
 	}
 	// Whether Close or Shutdown came first, the tracker is what the
 	// Observer last set, and nothing moves it now.
-	last := n2.tracker.Current()
+	last := n2.Tracker.Current()
 	time.Sleep(4 * poll)
-	if got := n2.tracker.Current(); got != last {
+	if got := n2.Tracker.Current(); got != last {
 		t.Errorf("the tracker moved from %v to %v after Close", last, got)
 	}
 }
@@ -184,7 +180,7 @@ func TestJoinStopsWhenTheNodeGoesAwayBetweenAttempts(t *testing.T) {
 			if servers := fut.Configuration().Servers; len(servers) != 1 {
 				t.Errorf("the leader's configuration is %v, want n1 alone", servers)
 			}
-			n2.wantStatesEnd(t, "joining:0", tc.last)
+			n2.WantStatesEnd(t, "joining:0", tc.last)
 		})
 	}
 }

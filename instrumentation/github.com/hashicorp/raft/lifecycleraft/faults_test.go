@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -36,7 +37,7 @@ func leaderKilled(t *testing.T, size int) {
 
 	killed := time.Now()
 	old.kill()
-	old.waitState(t, "Failed", func(s otellifecycle.State) bool { return s == otellifecycle.FailedState("raft shut down") })
+	old.WaitState(t, "Failed", func(s otellifecycle.State) bool { return s == otellifecycle.FailedState("raft shut down") })
 	for _, s := range survivors {
 		elected := s.waitLeaderOtherThan(t, old.id)
 		_, l := s.r.LeaderWithID()
@@ -47,12 +48,12 @@ func leaderKilled(t *testing.T, size int) {
 	time.Sleep(4 * poll)
 	settled := time.Now()
 	for _, s := range survivors {
-		notReady := s.notReadyAfter(killed, settled)
-		t.Logf("%s: tracker not Ready for %v of the failover; since the kill:%s", s.id, notReady, s.timeline(killed))
+		notReady := s.NotReadyAfter(killed, settled)
+		t.Logf("%s: tracker not Ready for %v of the failover; since the kill:%s", s.id, notReady, s.Timeline(killed))
 		if notReady != 0 {
 			t.Errorf("%s: not Ready for %v during a failover shorter than the leaderless timeout", s.id, notReady)
 		}
-		if _, f, ok := s.failedAt(killed); ok {
+		if _, f, ok := s.EnteredAt(otellifecycle.Failed, killed); ok {
 			t.Errorf("%s: %v during a failover", s.id, f)
 		}
 	}
@@ -63,12 +64,12 @@ func leaderKilled(t *testing.T, size int) {
 		t.Fatal(err)
 	}
 	for _, s := range survivors {
-		s.waitState(t, fmt.Sprintf("Ready{%d}", size-1), isReady(size-1))
-		s.wantGauge(t, otellifecycle.Ready)
-		s.wantStatesEnd(t, fmt.Sprintf("ready:%d", size), fmt.Sprintf("ready:%d", size-1))
+		s.WaitState(t, fmt.Sprintf("Ready{%d}", size-1), enginetest.IsReady(size-1))
+		s.WantGauge(t, otellifecycle.Ready)
+		s.WantStatesEnd(t, fmt.Sprintf("ready:%d", size), fmt.Sprintf("ready:%d", size-1))
 	}
-	old.wantGauge(t, otellifecycle.Failed)
-	old.wantStatesEnd(t, "failed:raft shut down")
+	old.WantGauge(t, otellifecycle.Failed)
+	old.WantStatesEnd(t, "failed:raft shut down")
 }
 
 // When two of three nodes go down, the survivor (the leader, which steps
@@ -86,37 +87,37 @@ func TestQuorumLostFailsAfterTimeoutAndRecovers(t *testing.T) {
 	for _, d := range down {
 		d.kill()
 	}
-	failed := survivor.waitState(t, "Failed", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Failed })
+	failed := survivor.WaitState(t, "Failed", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Failed })
 	wantReason := fmt.Sprintf("no leader for more than %v (last leader %s)", leaderless, survivor.id)
 	if failed.Reason != wantReason {
 		t.Errorf("reason %q, want %q", failed.Reason, wantReason)
 	}
-	failedAt, _, _ := survivor.failedAt(lost)
+	failedAt, _, _ := survivor.EnteredAt(otellifecycle.Failed, lost)
 	t.Logf("%s: Failed %v after quorum was lost (leaderless timeout %v)", survivor.id, failedAt.Sub(lost).Round(time.Millisecond), leaderless)
 	if d := failedAt.Sub(lost); d < leaderless {
 		t.Errorf("Failed after %v, before the leaderless timeout %v", d, leaderless)
 	}
-	survivor.wantGauge(t, otellifecycle.Failed)
+	survivor.WantGauge(t, otellifecycle.Failed)
 
 	back := time.Now()
 	var again []*node
 	for _, d := range down {
 		again = append(again, c.restart(d))
 	}
-	survivor.waitState(t, "Ready{3}", isReady(3))
+	survivor.WaitState(t, "Ready{3}", enginetest.IsReady(3))
 	readyAt := time.Now()
 	t.Logf("%s: Ready %v after the two nodes restarted; since quorum was lost:%s",
-		survivor.id, readyAt.Sub(back).Round(time.Millisecond), survivor.timeline(lost))
-	survivor.wantPhases(t, "starting", survivor.formedBy, "ready", "failed", "ready")
-	survivor.wantGauge(t, otellifecycle.Ready)
+		survivor.id, readyAt.Sub(back).Round(time.Millisecond), survivor.Timeline(lost))
+	survivor.WantPhases(t, "starting", survivor.formedBy, "ready", "failed", "ready")
+	survivor.WantGauge(t, otellifecycle.Ready)
 	for _, d := range down {
-		d.wantStatesEnd(t, "failed:raft shut down")
+		d.WantStatesEnd(t, "failed:raft shut down")
 	}
 	for _, a := range again {
-		a.waitState(t, "Ready{3}", isReady(3))
-		a.wantStates(t, "starting", "restarting", "ready:3")
-		a.wantGauge(t, otellifecycle.Ready)
-		t.Logf("%s (restarted):%s", a.id, a.timeline(back))
+		a.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+		a.WantStates(t, "starting", "restarting", "ready:3")
+		a.WantGauge(t, otellifecycle.Ready)
+		t.Logf("%s (restarted):%s", a.id, a.Timeline(back))
 	}
 }
 
@@ -137,16 +138,16 @@ func TestPartitionedMinorityFailsMajorityStaysReady(t *testing.T) {
 	for _, m := range majority {
 		m.trans.(*raft.InmemTransport).Disconnect(iso.addr)
 	}
-	failed := iso.waitState(t, "Failed", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Failed })
+	failed := iso.WaitState(t, "Failed", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Failed })
 	if want := fmt.Sprintf("no leader for more than %v (last leader %s)", leaderless, l.id); failed.Reason != want {
 		t.Errorf("reason %q, want %q", failed.Reason, want)
 	}
-	failedAt, _, _ := iso.failedAt(cut)
+	failedAt, _, _ := iso.EnteredAt(otellifecycle.Failed, cut)
 	t.Logf("%s: Failed %v after the cut", iso.id, failedAt.Sub(cut).Round(time.Millisecond))
 	if d := failedAt.Sub(cut); d < leaderless {
 		t.Errorf("Failed %v after the cut, before the leaderless timeout %v", d, leaderless)
 	}
-	iso.wantGauge(t, otellifecycle.Failed)
+	iso.WantGauge(t, otellifecycle.Failed)
 
 	heal := time.Now()
 	for _, m := range majority {
@@ -154,17 +155,17 @@ func TestPartitionedMinorityFailsMajorityStaysReady(t *testing.T) {
 		mt.Connect(iso.addr, it)
 		it.Connect(m.addr, mt)
 	}
-	iso.waitState(t, "Ready{3}", isReady(3))
-	t.Logf("%s: Ready %v after the heal;%s", iso.id, time.Since(heal).Round(time.Millisecond), iso.timeline(cut))
-	iso.wantGauge(t, otellifecycle.Ready)
-	if got := iso.states(t); len(got) < 2 || !strings.HasPrefix(got[len(got)-2], "failed:") || got[len(got)-1] != "ready:3" {
+	iso.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+	t.Logf("%s: Ready %v after the heal;%s", iso.id, time.Since(heal).Round(time.Millisecond), iso.Timeline(cut))
+	iso.WantGauge(t, otellifecycle.Ready)
+	if got := iso.States(t); len(got) < 2 || !strings.HasPrefix(got[len(got)-2], "failed:") || got[len(got)-1] != "ready:3" {
 		t.Errorf("%s: states %q, want … failed, ready:3", iso.id, got)
 	}
 	for _, m := range majority {
-		if d := m.notReadyAfter(cut, time.Now()); d != 0 {
-			t.Errorf("%s (majority): not Ready for %v during the partition:%s", m.id, d, m.timeline(cut))
+		if d := m.NotReadyAfter(cut, time.Now()); d != 0 {
+			t.Errorf("%s (majority): not Ready for %v during the partition:%s", m.id, d, m.Timeline(cut))
 		}
-		m.wantGauge(t, otellifecycle.Ready)
+		m.WantGauge(t, otellifecycle.Ready)
 	}
 }
 
@@ -183,20 +184,20 @@ func TestRestartOnItsStorageIsRestartingThenReady(t *testing.T) {
 	if err := f.obs.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	f.wantStatesEnd(t, "ready:3", "stopping")
-	f.wantGauge(t, otellifecycle.Stopping)
+	f.WantStatesEnd(t, "ready:3", "stopping")
+	f.WantGauge(t, otellifecycle.Stopping)
 
 	again := c.restart(f)
-	again.waitState(t, "Ready{3}", isReady(3))
-	again.wantStates(t, "starting", "restarting", "ready:3")
-	again.wantGauge(t, otellifecycle.Ready)
-	h := again.tracker.History()
-	t.Logf("%s: restarted; Restarting for %v;%s", again.id, h[1].InPhase.Round(time.Millisecond), again.timeline(stopped))
+	again.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+	again.WantStates(t, "starting", "restarting", "ready:3")
+	again.WantGauge(t, otellifecycle.Ready)
+	h := again.Tracker.History()
+	t.Logf("%s: restarted; Restarting for %v;%s", again.id, h[1].InPhase.Round(time.Millisecond), again.Timeline(stopped))
 	for _, n := range c.followers(f) {
 		if n == again {
 			continue
 		}
-		if d := n.notReadyAfter(stopped, time.Now()); d != 0 {
+		if d := n.NotReadyAfter(stopped, time.Now()); d != 0 {
 			t.Errorf("%s: not Ready for %v while a follower restarted", n.id, d)
 		}
 	}
@@ -216,21 +217,21 @@ func TestRemovedNodeFailsAndMayJoinAgain(t *testing.T) {
 	if err := l.r.RemoveServer(gone.id, 0, time.Second).Error(); err != nil {
 		t.Fatal(err)
 	}
-	gone.waitState(t, "Failed{removed}", func(s otellifecycle.State) bool {
+	gone.WaitState(t, "Failed{removed}", func(s otellifecycle.State) bool {
 		return s == otellifecycle.FailedState("removed from the configuration")
 	})
-	gone.wantGauge(t, otellifecycle.Failed)
+	gone.WantGauge(t, otellifecycle.Failed)
 	for _, n := range c.followers(gone) {
-		n.waitState(t, "Ready{2}", isReady(2))
+		n.WaitState(t, "Ready{2}", enginetest.IsReady(2))
 	}
-	t.Logf("%s: since the removal:%s", gone.id, gone.timeline(removed))
+	t.Logf("%s: since the removal:%s", gone.id, gone.Timeline(removed))
 
 	if err := gone.obs.Join(t.Context(), addVoterVia(c.leaderNow, gone)); err != nil {
 		t.Fatal(err)
 	}
-	gone.waitState(t, "Ready{3}", isReady(3))
-	gone.wantStatesEnd(t, "failed:removed from the configuration", "joining:0", "ready:3")
-	gone.wantGauge(t, otellifecycle.Ready)
+	gone.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+	gone.WantStatesEnd(t, "failed:removed from the configuration", "joining:0", "ready:3")
+	gone.WantGauge(t, otellifecycle.Ready)
 }
 
 // A removed node that then shuts down (Raft's own ShutdownOnRemove does
@@ -245,14 +246,14 @@ func TestRemovedThenShutDownStaysFailedForTheRemoval(t *testing.T) {
 	if err := l.r.RemoveServer(gone.id, 0, time.Second).Error(); err != nil {
 		t.Fatal(err)
 	}
-	gone.waitState(t, "Failed{removed}", func(s otellifecycle.State) bool {
+	gone.WaitState(t, "Failed{removed}", func(s otellifecycle.State) bool {
 		return s == otellifecycle.FailedState("removed from the configuration")
 	})
 	gone.kill()
 	time.Sleep(4 * poll)
-	gone.wantPhases(t, "starting", gone.formedBy, "ready", "failed")
-	gone.wantStatesEnd(t, "failed:removed from the configuration")
-	gone.wantGauge(t, otellifecycle.Failed)
+	gone.WantPhases(t, "starting", gone.formedBy, "ready", "failed")
+	gone.WantStatesEnd(t, "failed:removed from the configuration")
+	gone.WantGauge(t, otellifecycle.Failed)
 }
 
 // A graceful leave by the leader: Draining while it hands leadership over
@@ -280,25 +281,25 @@ func TestGracefulLeaveIsDrainingThenStopping(t *testing.T) {
 	if err := l.obs.Leave(ctx, remove); err != nil {
 		t.Fatal(err)
 	}
-	if got := l.tracker.Current(); got != otellifecycle.DrainingState() {
+	if got := l.Tracker.Current(); got != otellifecycle.DrainingState() {
 		t.Fatalf("%s: %v after Leave, want draining", l.id, got)
 	}
-	l.wantGauge(t, otellifecycle.Draining)
+	l.WantGauge(t, otellifecycle.Draining)
 	for _, n := range others {
-		n.waitState(t, "Ready{2}", isReady(2))
+		n.WaitState(t, "Ready{2}", enginetest.IsReady(2))
 	}
 	time.Sleep(4 * poll) // a removed, draining node must not turn Failed
 	if err := l.obs.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	l.wantStatesEnd(t, "ready:3", "draining", "stopping")
-	l.wantGauge(t, otellifecycle.Stopping)
-	t.Logf("%s (left):%s", l.id, l.timeline(left))
+	l.WantStatesEnd(t, "ready:3", "draining", "stopping")
+	l.WantGauge(t, otellifecycle.Stopping)
+	t.Logf("%s (left):%s", l.id, l.Timeline(left))
 	for _, n := range others {
-		if d := n.notReadyAfter(left, time.Now()); d != 0 {
-			t.Errorf("%s: not Ready for %v while the leader left:%s", n.id, d, n.timeline(left))
+		if d := n.NotReadyAfter(left, time.Now()); d != 0 {
+			t.Errorf("%s: not Ready for %v while the leader left:%s", n.id, d, n.Timeline(left))
 		}
-		n.wantGauge(t, otellifecycle.Ready)
+		n.WantGauge(t, otellifecycle.Ready)
 	}
 }
 
@@ -315,25 +316,25 @@ func TestServiceFailHoldsUntilRecover(t *testing.T) {
 
 	n.obs.Fail(ctx, "disk full\nphase=ready") // reason text is untrusted: one line, no fake fields
 	want := otellifecycle.FailedState("disk full phase=ready")
-	n.waitState(t, "Failed{disk full}", func(s otellifecycle.State) bool { return s == want })
+	n.WaitState(t, "Failed{disk full}", func(s otellifecycle.State) bool { return s == want })
 	time.Sleep(6 * poll) // polls see a leader and membership: the fault holds
-	if got := n.tracker.Current(); got != want {
+	if got := n.Tracker.Current(); got != want {
 		t.Fatalf("after polls: %v, want %v", got, want)
 	}
-	n.wantGauge(t, otellifecycle.Failed)
+	n.WantGauge(t, otellifecycle.Failed)
 
 	n.obs.Recover(ctx)
-	n.waitState(t, "Ready{3}", isReady(3))
-	n.wantGauge(t, otellifecycle.Ready)
+	n.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+	n.WantGauge(t, otellifecycle.Ready)
 
 	n.obs.Fail(ctx, "")
-	n.waitState(t, "Failed{failed by the service}", func(s otellifecycle.State) bool {
+	n.WaitState(t, "Failed{failed by the service}", func(s otellifecycle.State) bool {
 		return s == otellifecycle.FailedState("failed by the service")
 	})
 	if err := n.obs.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	n.wantStates(t, "starting", "joining:0", "ready:3", "failed:disk full phase=ready", "ready:3",
+	n.WantStates(t, "starting", "joining:0", "ready:3", "failed:disk full phase=ready", "ready:3",
 		"failed:failed by the service", "stopping")
 }
 
@@ -352,12 +353,12 @@ func TestAJoinFailureEndsOnceTheNodeIsAMember(t *testing.T) {
 		if err := n.obs.Join(t.Context(), func(context.Context) error { return refused }); !errors.Is(err, refused) {
 			t.Fatalf("Join: %v, want %v", err, refused)
 		}
-		n.waitState(t, "Failed{join failed}", func(s otellifecycle.State) bool { return s == failedJoin })
+		n.WaitState(t, "Failed{join failed}", func(s otellifecycle.State) bool { return s == failedJoin })
 		if err := c.leader().r.AddVoter(n.id, n.addr, 0, time.Second).Error(); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range c.live() {
-			m.waitState(t, fmt.Sprintf("Ready{%d}", size), isReady(size))
+			m.WaitState(t, fmt.Sprintf("Ready{%d}", size), enginetest.IsReady(size))
 		}
 	}
 
@@ -376,11 +377,11 @@ func TestAJoinFailureEndsOnceTheNodeIsAMember(t *testing.T) {
 		n2.waitLeaderOtherThan(t, old.id)
 		time.Sleep(4 * poll)
 		for _, s := range c.followers(old) {
-			t.Logf("%s: since the kill:%s", s.id, s.timeline(killed))
-			if _, f, ok := s.failedAt(killed); ok {
+			t.Logf("%s: since the kill:%s", s.id, s.Timeline(killed))
+			if _, f, ok := s.EnteredAt(otellifecycle.Failed, killed); ok {
 				t.Errorf("%s: %v during a failover", s.id, f)
 			}
-			if d := s.notReadyAfter(killed, time.Now()); d != 0 {
+			if d := s.NotReadyAfter(killed, time.Now()); d != 0 {
 				t.Errorf("%s: not Ready for %v during a failover", s.id, d)
 			}
 		}
@@ -395,9 +396,9 @@ func TestAJoinFailureEndsOnceTheNodeIsAMember(t *testing.T) {
 		killed := time.Now()
 		n1.kill()
 		want := otellifecycle.FailedState(fmt.Sprintf("no leader for more than %v (last leader n1)", leaderless))
-		n2.waitState(t, "Failed{no leader}", func(s otellifecycle.State) bool { return s == want })
-		at, first, _ := n2.failedAt(killed)
-		t.Logf("n2: since the kill:%s", n2.timeline(killed))
+		n2.WaitState(t, "Failed{no leader}", func(s otellifecycle.State) bool { return s == want })
+		at, first, _ := n2.EnteredAt(otellifecycle.Failed, killed)
+		t.Logf("n2: since the kill:%s", n2.Timeline(killed))
 		if first != want {
 			t.Errorf("n2: first %v after the kill, want %v", first, want)
 		}
@@ -421,15 +422,15 @@ func TestLeaderRemovedByAnOperatorIsFailedForTheRemoval(t *testing.T) {
 	err := l.r.RemoveServer(l.id, 0, time.Second).Error()
 	t.Logf("%s: RemoveServer of itself: %v", l.id, err)
 	c.eventually(string(l.id)+" shut down by Raft", func() bool { return l.r.State() == raft.Shutdown })
-	l.waitState(t, "Failed{removed}", func(s otellifecycle.State) bool {
+	l.WaitState(t, "Failed{removed}", func(s otellifecycle.State) bool {
 		return s == otellifecycle.FailedState("removed from the configuration")
 	})
 	time.Sleep(4 * poll)
-	t.Logf("%s: since the removal:%s", l.id, l.timeline(removed))
-	l.wantStatesEnd(t, "ready:3", "failed:removed from the configuration")
-	l.wantGauge(t, otellifecycle.Failed)
+	t.Logf("%s: since the removal:%s", l.id, l.Timeline(removed))
+	l.WantStatesEnd(t, "ready:3", "failed:removed from the configuration")
+	l.WantGauge(t, otellifecycle.Failed)
 	for _, n := range others {
-		n.waitState(t, "Ready{2}", isReady(2))
+		n.WaitState(t, "Ready{2}", enginetest.IsReady(2))
 	}
 }
 
@@ -451,7 +452,7 @@ func TestRecoverDuringALeaderGapShowsWhatRaftReports(t *testing.T) {
 	}
 	ctx := t.Context()
 	n3.obs.Fail(ctx, "disk full")
-	n3.waitState(t, "Failed{disk full}", func(s otellifecycle.State) bool { return s == otellifecycle.FailedState("disk full") })
+	n3.WaitState(t, "Failed{disk full}", func(s otellifecycle.State) bool { return s == otellifecycle.FailedState("disk full") })
 
 	last := c.leader()
 	lost := time.Now()
@@ -460,7 +461,7 @@ func TestRecoverDuringALeaderGapShowsWhatRaftReports(t *testing.T) {
 	c.eventually("n3 without a leader", func() bool { _, id := n3.r.LeaderWithID(); return id == "" })
 	time.Sleep(2 * poll) // the Observer has read the gap
 	n3.obs.Recover(ctx)
-	got := n3.tracker.Current()
+	got := n3.Tracker.Current()
 	if since := time.Since(lost); since >= timeout {
 		t.Fatalf("Recover came %v after the quorum was lost, past the leaderless timeout %v: nothing shown", since, timeout)
 	}
@@ -468,9 +469,9 @@ func TestRecoverDuringALeaderGapShowsWhatRaftReports(t *testing.T) {
 		t.Errorf("right after Recover in a leader gap: %v, want ready (3 nodes), what Raft reports", got)
 	}
 	want := otellifecycle.FailedState(fmt.Sprintf("no leader for more than %v (last leader %s)", timeout, last.id))
-	n3.waitState(t, "Failed{no leader}", func(s otellifecycle.State) bool { return s == want })
-	t.Logf("n3: since the quorum was lost:%s", n3.timeline(lost))
-	n3.wantStatesEnd(t, "failed:disk full", "ready:3", "failed:"+want.Reason)
+	n3.WaitState(t, "Failed{no leader}", func(s otellifecycle.State) bool { return s == want })
+	t.Logf("n3: since the quorum was lost:%s", n3.Timeline(lost))
+	n3.WantStatesEnd(t, "failed:disk full", "ready:3", "failed:"+want.Reason)
 }
 
 // A node alone in its cluster has nobody to hand leadership to: Leave
@@ -485,11 +486,11 @@ func TestALoneLeaderLeavesWithoutATransfer(t *testing.T) {
 	if err := n1.obs.Leave(ctx, nil); err != nil {
 		t.Fatalf("Leave of a lone leader: %v", err)
 	}
-	if got := n1.tracker.Current(); got != otellifecycle.DrainingState() {
+	if got := n1.Tracker.Current(); got != otellifecycle.DrainingState() {
 		t.Fatalf("%v after Leave, want draining", got)
 	}
 	if err := n1.obs.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	n1.wantStatesEnd(t, "ready:1", "draining", "stopping")
+	n1.WantStatesEnd(t, "ready:1", "draining", "stopping")
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -19,23 +20,23 @@ func TestBootstrapOneJoinTwoEndsReadyThree(t *testing.T) {
 	c := newCluster(t, tcp)
 	n1, n2, n3 := c.add("n1"), c.add("n2"), c.add("n3")
 	for _, n := range []*node{n1, n2, n3} {
-		n.wantStates(t, "starting") // a fresh Raft: no state, no leader
+		n.WantStates(t, "starting") // a fresh Raft: no state, no leader
 	}
 	c.form(n1, n2, n3)
 
-	n1.wantPhases(t, "starting", "bootstrapping", "ready")
-	if got := n1.states(t); len(got) < 3 || got[2] != "ready:1" {
+	n1.WantPhases(t, "starting", "bootstrapping", "ready")
+	if got := n1.States(t); len(got) < 3 || got[2] != "ready:1" {
 		t.Errorf("n1: first Ready %q, want ready:1 (the cluster was itself)", got[2])
 	}
 	for _, n := range []*node{n2, n3} {
-		n.wantPhases(t, "starting", "joining", "ready")
-		if got := n.states(t); len(got) < 2 || got[1] != "joining:0" {
+		n.WantPhases(t, "starting", "joining", "ready")
+		if got := n.States(t); len(got) < 2 || got[1] != "joining:0" {
 			t.Errorf("%s: %q, want joining:0 (attempts count from 0)", n.id, got[1])
 		}
 	}
 	for _, n := range []*node{n1, n2, n3} {
-		n.wantGauge(t, otellifecycle.Ready)
-		t.Logf("%s:%s", n.id, n.timeline(c.start))
+		n.WantGauge(t, otellifecycle.Ready)
+		t.Logf("%s:%s", n.id, n.Timeline(c.start))
 	}
 }
 
@@ -68,18 +69,18 @@ func TestJoinShowsEachAttemptFromZero(t *testing.T) {
 	if err := n3.obs.Join(t.Context(), join); err != nil {
 		t.Fatal(err)
 	}
-	n3.waitState(t, "Ready{3}", isReady(3))
+	n3.WaitState(t, "Ready{3}", enginetest.IsReady(3))
 
 	if len(refusals) != 2 || !errors.Is(refusals[0], raft.ErrNotLeader) {
 		t.Fatalf("refusals %v, want two raft.ErrNotLeader", refusals)
 	}
-	n3.wantStates(t, "starting", "joining:0", "joining:1", "joining:2", "ready:3")
-	n3.wantGauge(t, otellifecycle.Ready)
+	n3.WantStates(t, "starting", "joining:0", "joining:1", "joining:2", "ready:3")
+	n3.WantGauge(t, otellifecycle.Ready)
 	for _, n := range []*node{n1, n2} {
-		n.waitState(t, "Ready{3}", isReady(3)) // followers learn the new size by polling
-		n.wantGauge(t, otellifecycle.Ready)
+		n.WaitState(t, "Ready{3}", enginetest.IsReady(3)) // followers learn the new size by polling
+		n.WantGauge(t, otellifecycle.Ready)
 	}
-	t.Logf("n3:%s", n3.timeline(c.start))
+	t.Logf("n3:%s", n3.Timeline(c.start))
 }
 
 // A join that never succeeds ends, after its schedule, in Failed with the
@@ -94,9 +95,9 @@ func TestJoinThatNeverSucceedsFails(t *testing.T) {
 	if !errors.Is(err, seedDown) {
 		t.Fatalf("Join: %v, want %v", err, seedDown)
 	}
-	n.wantStates(t, "starting", "joining:0", "joining:1", "joining:2",
+	n.WantStates(t, "starting", "joining:0", "joining:1", "joining:2",
 		"failed:join failed after 3 attempts: dial seed: connection refused")
-	n.wantGauge(t, otellifecycle.Failed)
+	n.WantGauge(t, otellifecycle.Failed)
 }
 
 // A Join cancelled by its context returns the context's error and drops
@@ -112,7 +113,7 @@ func TestJoinCancelledReturnsToWhatRaftSays(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Join: %v, want context.DeadlineExceeded", err)
 	}
-	n.wantStates(t, "starting", "joining:0", "starting")
+	n.WantStates(t, "starting", "joining:0", "starting")
 }
 
 // A node that already has Raft state (here: it bootstrapped, and its
@@ -126,24 +127,24 @@ func TestBootstrapOnExistingStateIsRestarting(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	n.waitState(t, "Ready{1}", isReady(1))
+	n.WaitState(t, "Ready{1}", enginetest.IsReady(1))
 	if err := n.obs.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	n.wantStates(t, "starting", "bootstrapping", "ready:1", "stopping")
+	n.WantStates(t, "starting", "bootstrapping", "ready:1", "stopping")
 
 	again := c.restart(n)
-	again.wantStates(t, "starting", "restarting")
+	again.WantStates(t, "starting", "restarting")
 	err := again.obs.Bootstrap(t.Context(), raft.Configuration{Servers: []raft.Server{
 		{Suffrage: raft.Voter, ID: n.id, Address: n.addr},
 	}})
 	if !errors.Is(err, raft.ErrCantBootstrap) {
 		t.Fatalf("Bootstrap on existing state: %v, want raft.ErrCantBootstrap", err)
 	}
-	again.waitState(t, "Ready{1}", isReady(1))
+	again.WaitState(t, "Ready{1}", enginetest.IsReady(1))
 	// Bootstrapping may show for the instant Raft takes to refuse; what
 	// matters is that the node restarts into Ready.
-	if got := again.phases(t); len(got) < 3 || got[1] != "restarting" || got[len(got)-1] != "ready" {
+	if got := again.Phases(t); len(got) < 3 || got[1] != "restarting" || got[len(got)-1] != "ready" {
 		t.Errorf("phases %q, want restarting … ready", got)
 	}
 }
@@ -164,10 +165,10 @@ func TestBootstrapThroughRaftIsSeen(t *testing.T) {
 	// With a voter absent there is no quorum, so no leader: the node stays
 	// Bootstrapping however long it takes (the leaderless timeout runs
 	// only after a first leader).
-	n.waitState(t, "Bootstrapping", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Bootstrapping })
+	n.WaitState(t, "Bootstrapping", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Bootstrapping })
 	time.Sleep(leaderless + 2*poll)
-	n.wantStates(t, "starting", "bootstrapping")
-	n.wantGauge(t, otellifecycle.Bootstrapping)
+	n.WantStates(t, "starting", "bootstrapping")
+	n.WantGauge(t, otellifecycle.Bootstrapping)
 }
 
 // A second Bootstrap of a node that is still forming its cluster (here it
@@ -188,8 +189,8 @@ func TestSecondBootstrapWhileFormingChangesNothing(t *testing.T) {
 	if err := n.obs.Bootstrap(t.Context(), cfg); !errors.Is(err, raft.ErrCantBootstrap) {
 		t.Fatalf("second Bootstrap: %v, want raft.ErrCantBootstrap", err)
 	}
-	n.wantStates(t, "starting", "bootstrapping")
+	n.WantStates(t, "starting", "bootstrapping")
 	time.Sleep(1500 * time.Millisecond) // a poll reads the configuration
-	n.wantStates(t, "starting", "bootstrapping")
-	n.wantGauge(t, otellifecycle.Bootstrapping)
+	n.WantStates(t, "starting", "bootstrapping")
+	n.WantGauge(t, otellifecycle.Bootstrapping)
 }

@@ -10,87 +10,29 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/github.com/hashicorp/raft/lifecycleraft"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
-// raftMetrics collects n's Raft instruments from the tracker's reader,
-// checking their scope.
-func raftMetrics(t testing.TB, n *node) map[string]metricdata.Metrics {
-	t.Helper()
-	return raftMetricsOf(t, n.reader)
+// instruments are this module's Raft instruments: hashicorp/raft counts
+// the leaders it sees elected, reads its latest configuration and tells
+// when a follower last heard from its leader.
+var instruments = enginetest.RaftInstruments{
+	Scope:              lifecycleraft.ScopeName,
+	Version:            lifecycleraft.Version,
+	ChangesDescription: "Leaders this node has seen elected (each Raft LeaderObservation that names a leader).",
+	ServersDescription: "Servers in this node's latest Raft configuration, by suffrage (voter, nonvoter).",
+	LastContact:        true,
 }
 
-// raftMetricsOf collects the Raft instruments reader has, by name.
-func raftMetricsOf(t testing.TB, reader *sdkmetric.ManualReader) map[string]metricdata.Metrics {
+// wantRaftMetrics checks every Raft instrument of reader but
+// last_contact, whose value is a time, with attrs on every point; it
+// returns last_contact's points.
+func wantRaftMetrics(t testing.TB, reader *sdkmetric.ManualReader, leader, elected, voters, nonvoters int64, attrs ...attribute.KeyValue) []metricdata.DataPoint[float64] {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]metricdata.Metrics{}
-	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != lifecycleraft.ScopeName {
-			continue
-		}
-		if sm.Scope.Version != lifecycleraft.Version {
-			t.Fatalf("scope version %q, want %q", sm.Scope.Version, lifecycleraft.Version)
-		}
-		for _, m := range sm.Metrics {
-			out[m.Name] = m
-		}
-	}
-	return out
-}
-
-// servers returns the voters and nonvoters the servers instrument
-// reports, -1 for what it does not report.
-func servers(got map[string]metricdata.Metrics) (voters, nonvoters int64) {
-	voters, nonvoters = -1, -1
-	sum, _ := got["cluster.lifecycle.raft.servers"].Data.(metricdata.Sum[int64])
-	for _, p := range sum.DataPoints {
-		switch v, _ := p.Attributes.Value("suffrage"); v.AsString() {
-		case "voter":
-			voters = p.Value
-		case "nonvoter":
-			nonvoters = p.Value
-		}
-	}
-	return voters, nonvoters
-}
-
-// wantRaftMetrics checks every Raft instrument but last_contact, whose
-// value is a time, with attrs on every point; it returns last_contact's
-// points.
-func wantRaftMetrics(t testing.TB, got map[string]metricdata.Metrics, leader, elected, voters, nonvoters int64, attrs ...attribute.KeyValue) []metricdata.DataPoint[float64] {
-	t.Helper()
-	set := attribute.NewSet(attrs...)
-	with := func(kv attribute.KeyValue) attribute.Set {
-		return attribute.NewSet(append(append([]attribute.KeyValue{}, attrs...), kv)...)
-	}
-	want := []metricdata.Metrics{{
-		Name: "cluster.lifecycle.raft.leader", Unit: "{leader}",
-		Description: "1 while this node is the Raft leader, else 0.",
-		Data:        metricdata.Gauge[int64]{DataPoints: []metricdata.DataPoint[int64]{{Attributes: set, Value: leader}}},
-	}, {
-		Name: "cluster.lifecycle.raft.leader.changes", Unit: "{change}",
-		Description: "Leaders this node has seen elected (each Raft LeaderObservation that names a leader).",
-		Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true,
-			DataPoints: []metricdata.DataPoint[int64]{{Attributes: set, Value: elected}}},
-	}, {
-		Name: "cluster.lifecycle.raft.servers", Unit: "{server}",
-		Description: "Servers in this node's latest Raft configuration, by suffrage (voter, nonvoter).",
-		Data: metricdata.Sum[int64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: false,
-			DataPoints: []metricdata.DataPoint[int64]{
-				{Attributes: with(attribute.String("suffrage", "voter")), Value: voters},
-				{Attributes: with(attribute.String("suffrage", "nonvoter")), Value: nonvoters},
-			}},
-	}}
-	for _, w := range want {
-		metricdatatest.AssertEqual(t, w, got[w.Name], metricdatatest.IgnoreTimestamp())
-	}
+	got := instruments.Want(t, reader, leader, elected, voters, nonvoters, attrs...)
 	lc, ok := got["cluster.lifecycle.raft.last_contact"]
 	if !ok {
 		return nil
@@ -115,7 +57,7 @@ func TestRaftInstrumentsAndNonvoter(t *testing.T) {
 		return []attribute.KeyValue{attribute.String("node.id", string(n.id)), shard}
 	}
 
-	if pts := wantRaftMetrics(t, raftMetrics(t, n1), 0, 0, 0, 0, attrs(n1)...); len(pts) != 0 {
+	if pts := wantRaftMetrics(t, n1.Reader, 0, 0, 0, 0, attrs(n1)...); len(pts) != 0 {
 		t.Errorf("last_contact %v before any contact, want no point", pts)
 	}
 	if err := n1.obs.Bootstrap(t.Context(), raft.Configuration{Servers: []raft.Server{
@@ -123,29 +65,28 @@ func TestRaftInstrumentsAndNonvoter(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	n1.waitState(t, "Ready{1}", isReady(1))
+	n1.WaitState(t, "Ready{1}", enginetest.IsReady(1))
 	if err := n1.r.AddNonvoter(n2.id, n2.addr, 0, time.Second).Error(); err != nil {
 		t.Fatal(err)
 	}
-	n2.waitState(t, "Ready{1}", isReady(1))
+	n2.WaitState(t, "Ready{1}", enginetest.IsReady(1))
 	// A fresh node may hear from the leader before the configuration that
 	// holds it arrives: Joining for that moment, as the mapping says.
-	if got := n2.phases(t); len(got) == 2 {
-		n2.wantStates(t, "starting", "ready:1")
+	if got := n2.Phases(t); len(got) == 2 {
+		n2.WantStates(t, "starting", "ready:1")
 	} else {
-		n2.wantStates(t, "starting", "joining:0", "ready:1")
+		n2.WantStates(t, "starting", "joining:0", "ready:1")
 	}
-	n2.wantGauge(t, otellifecycle.Ready)
+	n2.WantGauge(t, otellifecycle.Ready)
 	c.eventually("n1 counting the nonvoter", func() bool {
-		_, nonvoters := servers(raftMetrics(t, n1))
-		return nonvoters == 1
+		return instruments.Point(t, n1.Reader, "cluster.lifecycle.raft.servers", "nonvoter") == 1
 	})
 
-	pts := wantRaftMetrics(t, raftMetrics(t, n1), 1, 1, 1, 1, attrs(n1)...)
+	pts := wantRaftMetrics(t, n1.Reader, 1, 1, 1, 1, attrs(n1)...)
 	if len(pts) != 1 || pts[0].Value != 0 || pts[0].Attributes != attribute.NewSet(attrs(n1)...) {
 		t.Errorf("leader's last_contact %+v, want one point at 0", pts)
 	}
-	pts = wantRaftMetrics(t, raftMetrics(t, n2), 0, 1, 1, 1, attrs(n2)...)
+	pts = wantRaftMetrics(t, n2.Reader, 0, 1, 1, 1, attrs(n2)...)
 	if len(pts) != 1 || pts[0].Value < 0 || pts[0].Value > leaderless.Seconds() {
 		t.Errorf("follower's last_contact %+v, want one point in [0, %v]", pts, leaderless.Seconds())
 	}
@@ -155,10 +96,10 @@ func TestRaftInstrumentsAndNonvoter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := raftMetrics(t, n1); len(got) != 0 {
+	if got := instruments.Collect(t, n1.Reader); len(got) != 0 {
 		t.Errorf("after Close: %d Raft instruments still reported", len(got))
 	}
-	n1.wantGauge(t, otellifecycle.Ready) // Close leaves the tracker as it was
+	n1.WantGauge(t, otellifecycle.Ready) // Close leaves the tracker as it was
 }
 
 // The Raft instruments go where the tracker's metrics go, with the
@@ -178,21 +119,19 @@ func TestRaftInstrumentsGoWhereTheTrackersMetricsGo(t *testing.T) {
 	n2 := c.add("n2", nodeOptions{observer: []lifecycleraft.Option{lifecycleraft.WithMeterProvider(mp)}})
 	c.form(n1, n2)
 	c.eventually("n2 counting two voters", func() bool {
-		voters, _ := servers(raftMetricsOf(t, elsewhere))
-		return voters == 2
+		return instruments.Point(t, elsewhere, "cluster.lifecycle.raft.servers", "voter") == 2
 	})
 	c.eventually("n1 counting two voters", func() bool {
-		voters, _ := servers(raftMetrics(t, n1))
-		return voters == 2
+		return instruments.Point(t, n1.Reader, "cluster.lifecycle.raft.servers", "voter") == 2
 	})
 
 	n1Leads := int64(0)
 	if n1.r.State() == raft.Leader {
 		n1Leads = 1
 	}
-	wantRaftMetrics(t, raftMetrics(t, n1), n1Leads, 1, 2, 0, attribute.String("node.id", "n1"))
-	wantRaftMetrics(t, raftMetricsOf(t, elsewhere), 1-n1Leads, 1, 2, 0, attribute.String("node.id", "n2"))
-	if got := raftMetrics(t, n2); len(got) != 0 {
+	wantRaftMetrics(t, n1.Reader, n1Leads, 1, 2, 0, attribute.String("node.id", "n1"))
+	wantRaftMetrics(t, elsewhere, 1-n1Leads, 1, 2, 0, attribute.String("node.id", "n2"))
+	if got := instruments.Collect(t, n2.Reader); len(got) != 0 {
 		t.Errorf("n2's tracker's provider has %d Raft instruments, want none: WithMeterProvider sent them elsewhere", len(got))
 	}
 }
@@ -208,7 +147,7 @@ func TestRaftShutDownAfterLeaveIsStopping(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.kill()
-	f.waitState(t, "Stopping", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Stopping })
-	f.wantPhases(t, "starting", f.formedBy, "ready", "draining", "stopping")
-	f.wantGauge(t, otellifecycle.Stopping)
+	f.WaitState(t, "Stopping", func(s otellifecycle.State) bool { return s.Phase == otellifecycle.Stopping })
+	f.WantPhases(t, "starting", f.formedBy, "ready", "draining", "stopping")
+	f.WantGauge(t, otellifecycle.Stopping)
 }

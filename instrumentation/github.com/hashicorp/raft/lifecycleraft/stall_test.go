@@ -1,13 +1,12 @@
 package lifecycleraft_test
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -18,37 +17,13 @@ import (
 // dropped and counted; and once the tracker is released the Observer
 // catches up from Raft's state.
 func TestStalledTrackerNeverBlocksRaft(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	unblock := func() { once.Do(func() { close(release) }) }
-	defer unblock() // before the cleanups, which close the trackers
-
-	var blockedAt time.Time
-	var mu sync.Mutex
-	stalled := nodeOptions{tracker: []otellifecycle.Option{
-		otellifecycle.WithTransitionPolicy(func(_, to otellifecycle.State) error {
-			if to.Phase == otellifecycle.Ready {
-				mu.Lock()
-				if blockedAt.IsZero() {
-					blockedAt = time.Now()
-				}
-				mu.Unlock()
-				<-release
-			}
-			return nil
-		}),
-		otellifecycle.WithSinks(otellifecycle.SinkFunc(func(ctx context.Context, _ otellifecycle.Transition) error {
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return nil
-		})),
-	}}
+	stall := enginetest.NewStall()
+	defer stall.Release() // before the cleanups, which close the trackers
+	stalled := nodeOptions{tracker: stall.Options()}
 	c := newCluster(t, tcp)
 	n1 := c.add("n1", stalled)
 	n2, n3 := c.add("n2"), c.add("n3")
-	_, unsubscribe := n1.tracker.Subscribe(1) // never read
+	_, unsubscribe := n1.Tracker.Subscribe(1) // never read
 	defer unsubscribe()
 
 	ctx := t.Context()
@@ -58,9 +33,7 @@ func TestStalledTrackerNeverBlocksRaft(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.eventually("n1 leading, its Observer stuck on the way to Ready", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return n1.r.State() == raft.Leader && !blockedAt.IsZero()
+		return n1.r.State() == raft.Leader && stall.Blocked()
 	})
 
 	// n1's Raft adds two servers; they get Ready through their own Observers.
@@ -68,7 +41,7 @@ func TestStalledTrackerNeverBlocksRaft(t *testing.T) {
 		if err := n.obs.Join(ctx, addVoterVia(func() *node { return n1 }, n)); err != nil {
 			t.Fatal(err)
 		}
-		n.waitState(t, "Ready", otellifecycle.State.IsReady)
+		n.WaitState(t, "Ready", otellifecycle.State.IsReady)
 	}
 	// Leadership moves around until n1's Observer has had to drop some.
 	transfers := 0
@@ -84,16 +57,16 @@ func TestStalledTrackerNeverBlocksRaft(t *testing.T) {
 	if err := c.leader().r.Apply([]byte("still committing"), time.Second).Error(); err != nil {
 		t.Fatalf("Raft could not commit while the tracker was stalled: %v", err)
 	}
-	n1.collect(t) // a collection does not wait on the stalled Observer either
-	if got := n1.tracker.Current(); got.Phase != otellifecycle.Bootstrapping {
+	n1.Collect(t) // a collection does not wait on the stalled Observer either
+	if got := n1.Tracker.Current(); got.Phase != otellifecycle.Bootstrapping {
 		t.Fatalf("n1 is %v while its tracker is stalled: the stall is not real", got)
 	}
 	stats := n1.obs.Stats()
 	t.Logf("n1: %d leadership transfers, %d observations delivered, %d dropped while stalled for %v",
-		transfers, stats.Observed, stats.Dropped, time.Since(blockedAt).Round(time.Millisecond))
+		transfers, stats.Observed, stats.Dropped, stall.StalledFor())
 
-	unblock()
-	n1.waitState(t, "Ready{3}", isReady(3))
-	n1.wantPhases(t, "starting", "bootstrapping", "ready")
-	n1.wantGauge(t, otellifecycle.Ready)
+	stall.Release()
+	n1.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+	n1.WantPhases(t, "starting", "bootstrapping", "ready")
+	n1.WantGauge(t, otellifecycle.Ready)
 }
