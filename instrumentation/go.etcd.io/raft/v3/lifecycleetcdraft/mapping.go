@@ -1,25 +1,25 @@
 package lifecycleetcdraft
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 
 	"go.etcd.io/raft/v3"
 
+	"github.com/lifecyclekit/lifecycle/internal/engine"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
-// Failure reasons. They are part of the contract (alerts match them), like
-// the tracker's Detail texts.
-const (
-	reasonRemoved = "removed from the configuration"
-	reasonStopped = "raft node stopped"
-	reasonService = "failed by the service"
-)
+// reasonStopped is Failed's reason for a node stopped otherwise than by
+// Shutdown or after Leave. It is part of the contract (alerts match it),
+// like the tracker's Detail texts; the others are every Raft engine
+// module's (engine.ReasonRemoved, engine.LeaderlessReason).
+const reasonStopped = "raft node stopped"
 
-// facts is everything the mapping looks at: what the node's Status said
-// and what the service asked for. The Observer keeps one, under its mutex,
-// and derive turns it into a phase. Keeping the mapping a pure function of
+// facts is what the mapping looks at besides the service's
+// engine.Intents: what the node's Status said, and what its storage held.
+// The Observer's engine.Driver keeps them, under its mutex, and derive
+// turns them into a phase. Keeping the mapping a pure function of the
 // facts is what makes it one table (the package documentation's).
 type facts struct {
 	// From the storage, once, in Observe.
@@ -38,43 +38,40 @@ type facts struct {
 	voters       int            // voters in the configuration (both halves of a joint one)
 	learners     int            // learners in it (and those about to become learners)
 	changes      int64          // leader changes seen (as etcd counts them)
-
-	// From the service, through the Observer's helpers.
-	joining    bool   // Join is running, or succeeded and the node is not yet a voter
-	attempt    uint32 // Join's current or last attempt
-	joinFailed string // Join gave up: the reason
-	leaving    bool   // Leave was called
-	stopping   bool   // Shutdown was called
-	failed     string // Fail was called, and Recover not since: the reason
 }
 
-// derive returns the phase the facts mean, and hold = true when they mean
-// "keep the phase as it is" (a leader election shorter than the leaderless
-// timeout). The order of the cases is the precedence documented in the
-// package documentation; keep the two in step.
-func derive(f *facts, now time.Time, leaderless time.Duration) (s otellifecycle.State, hold bool) {
+// joined says whether the node is a voter with a leader: Join has nothing
+// to do, and a Join intent ends (see refresh).
+func joined(f *facts) bool { return f.lead != raft.None && f.voter }
+
+// derive returns the phase the facts and the service's intents mean, and
+// hold = true when they mean "keep the phase as it is" (a leader election
+// shorter than the leaderless timeout). The order of the cases is the
+// precedence documented in the package documentation; keep the two in
+// step.
+func derive(f *facts, in *engine.Intents, now time.Time, leaderless time.Duration) (s otellifecycle.State, hold bool) {
 	removed := f.wasMember && !f.voter && !f.learner
 	switch {
-	case f.stopping:
+	case in.Stopping:
 		return otellifecycle.StoppingState(), false
-	case f.stopped && f.leaving:
+	case f.stopped && in.Leaving:
 		return otellifecycle.StoppingState(), false
 	case f.stopped && removed:
-		return otellifecycle.FailedState(reasonRemoved), false
+		return otellifecycle.FailedState(engine.ReasonRemoved), false
 	case f.stopped:
 		return otellifecycle.FailedState(reasonStopped), false
-	case f.leaving:
+	case in.Leaving:
 		return otellifecycle.DrainingState(), false
-	case f.failed != "":
-		return otellifecycle.FailedState(f.failed), false
-	case f.lead != raft.None && f.voter:
+	case in.Failed != "":
+		return otellifecycle.FailedState(in.Failed), false
+	case joined(f):
 		return otellifecycle.ReadyState(f.voters), false
-	case f.joining:
-		return otellifecycle.JoiningState(f.attempt), false
+	case in.Joining:
+		return otellifecycle.JoiningState(in.Attempt), false
 	case removed:
-		return otellifecycle.FailedState(reasonRemoved), false
-	case f.joinFailed != "":
-		return otellifecycle.FailedState(f.joinFailed), false
+		return otellifecycle.FailedState(engine.ReasonRemoved), false
+	case in.JoinFailed != "":
+		return otellifecycle.FailedState(in.JoinFailed), false
 	case f.lead != raft.None && f.existing && !f.wasMember:
 		// A restarted node hears from the leader before its Ready loop has
 		// replayed the configuration changes of its log.
@@ -82,10 +79,11 @@ func derive(f *facts, now time.Time, leaderless time.Duration) (s otellifecycle.
 	case f.lead != raft.None:
 		// A leader talks to this node, which is a learner or not (yet) in
 		// its configuration: it is being added.
-		return otellifecycle.JoiningState(f.attempt), false
+		return otellifecycle.JoiningState(in.Attempt), false
 	case f.sawLeader:
 		if now.Sub(f.leaderLostAt) >= leaderless {
-			return otellifecycle.FailedState(leaderlessReason(leaderless, f.lastLeader)), false
+			// The last leader in hexadecimal, as etcd writes node IDs.
+			return otellifecycle.FailedState(engine.LeaderlessReason(leaderless, strconv.FormatUint(f.lastLeader, 16))), false
 		}
 		return otellifecycle.State{}, true
 	case f.existing:
@@ -93,17 +91,8 @@ func derive(f *facts, now time.Time, leaderless time.Duration) (s otellifecycle.
 	case f.voter:
 		return otellifecycle.BootstrappingState(), false
 	default:
-		return otellifecycle.JoiningState(f.attempt), false
+		return otellifecycle.JoiningState(in.Attempt), false
 	}
-}
-
-// leaderlessReason names the last leader (in hexadecimal, as etcd writes
-// node IDs) and how long the node has been without one. It says "more
-// than" the timeout rather than the exact time, so that the reason, and
-// with it the state, is the same at every evaluation: one transition to
-// Failed, not one per poll.
-func leaderlessReason(timeout time.Duration, last uint64) string {
-	return fmt.Sprintf("no leader for more than %v (last leader %x)", timeout, last)
 }
 
 // leaderlessDeadline is when derive will turn the facts into Failed if

@@ -2,13 +2,10 @@ package lifecycleetcdraft
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"go.etcd.io/raft/v3"
-
-	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
 // The helpers in this file run what the service asks of the cluster (join,
@@ -47,73 +44,7 @@ import (
 // join gets a ctx that ends with ctx or with the Observer, and should
 // honour it.
 func (o *Observer) Join(ctx context.Context, join func(ctx context.Context) error) error {
-	o.mu.Lock()
-	switch {
-	case o.gone.Err() != nil:
-		o.mu.Unlock()
-		return ErrClosed
-	case o.joinRunning:
-		o.mu.Unlock()
-		return errors.New("lifecycleetcdraft: Join while another Join is running")
-	case o.f.voter && o.f.lead != raft.None:
-		o.mu.Unlock()
-		return nil
-	}
-	o.joinRunning = true
-	o.mu.Unlock()
-	defer func() {
-		o.mu.Lock()
-		o.joinRunning = false
-		o.mu.Unlock()
-	}()
-
-	// jctx ends with ctx, or when the node goes away.
-	jctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(o.gone, cancel)()
-
-	delays := o.cfg.joinBackoff
-	var err error
-	for attempt, delay := range delays {
-		if delay > 0 {
-			wait := time.NewTimer(delay)
-			select {
-			case <-jctx.Done():
-				wait.Stop()
-				return o.joinEnded(ctx)
-			case <-wait.C:
-			}
-		}
-		if jctx.Err() != nil {
-			return o.joinEnded(ctx)
-		}
-		o.update(ctx, func(f *facts) {
-			f.joining, f.attempt, f.joinFailed = true, uint32(attempt), ""
-		})
-		err = join(jctx)
-		if o.gone.Err() != nil || (err != nil && jctx.Err() != nil) {
-			return o.joinEnded(ctx)
-		}
-		if err == nil {
-			// The node is being added: it stays Joining until it is a voter
-			// with a leader (see refresh).
-			return nil
-		}
-	}
-	err = fmt.Errorf("join failed after %d attempts: %w", len(delays), err)
-	o.update(ctx, func(f *facts) { f.joining, f.joinFailed = false, err.Error() })
-	return fmt.Errorf("lifecycleetcdraft: %w", err)
-}
-
-// joinEnded drops the Joining intent of a Join that ends before its time
-// and returns its error: ErrClosed when the node is going away, ctx's
-// otherwise.
-func (o *Observer) joinEnded(ctx context.Context) error {
-	o.update(ctx, func(f *facts) { f.joining = false })
-	if o.gone.Err() != nil {
-		return ErrClosed
-	}
-	return fmt.Errorf("lifecycleetcdraft: Join: %w", ctx.Err())
+	return o.d.Join(ctx, join, joined)
 }
 
 // Fail marks the node Failed{reason} for a fault Raft cannot see: the
@@ -123,17 +54,14 @@ func (o *Observer) joinEnded(ctx context.Context) error {
 // becomes "failed by the service". A Failed node keeps its place in the
 // cluster: Raft goes on replicating to it and may elect it.
 func (o *Observer) Fail(ctx context.Context, reason string) {
-	if reason == "" {
-		reason = reasonService
-	}
-	o.update(ctx, func(f *facts) { f.failed = otellifecycle.NormalizeReason(reason) })
+	o.d.Fail(ctx, reason)
 }
 
 // Recover ends what Fail began: the node shows what Raft reports again, at
 // once (Ready{n} when it is a voter with a leader). Without a Fail before,
 // it does nothing.
 func (o *Observer) Recover(ctx context.Context) {
-	o.update(ctx, func(f *facts) { f.failed = "" })
+	o.d.Recover(ctx)
 }
 
 // Leave is the graceful start of a departure: it moves the tracker to
@@ -152,14 +80,9 @@ func (o *Observer) Recover(ctx context.Context) {
 // service goes on with Shutdown. After Shutdown, Leave does nothing and
 // returns ErrClosed.
 func (o *Observer) Leave(ctx context.Context, remove func(ctx context.Context) error) error {
-	o.mu.Lock()
-	stopping := o.f.stopping
-	o.mu.Unlock()
-	if stopping {
-		return ErrClosed
+	if err := o.d.Leave(ctx); err != nil {
+		return err // ErrClosed, after Shutdown
 	}
-	o.endJoins()
-	o.update(ctx, func(f *facts) { f.leaving = true })
 	st := o.n.Status()
 	o.reads.Add(1)
 	if st.RaftState == raft.StateLeader {
@@ -223,8 +146,7 @@ func (o *Observer) awaitOtherLeader(ctx context.Context, self uint64) error {
 // every call returns the first one's result.
 func (o *Observer) Shutdown() error {
 	o.shutdownOnce.Do(func() {
-		o.endJoins()
-		o.update(context.Background(), func(f *facts) { f.stopping = true })
+		o.d.Stop()
 		o.n.Stop()
 		o.shutdownErr = o.Close()
 	})

@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/lifecyclekit/lifecycle/internal/engine"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -30,39 +31,19 @@ var ErrClosed = errors.New("lifecycleetcdraft: the Observer is closed, shut down
 // for concurrent use.
 type Observer struct {
 	n   raft.Node
-	t   *otellifecycle.Tracker
-	cfg config
+	cfg engine.Config
+	// d keeps the facts and the service's intents, moves the tracker to
+	// the phase they mean and runs the Observer's goroutine.
+	d   *engine.Driver[facts]
 	reg metric.Registration
 
 	// wake is the one-slot, latest-value-wins signal from Ready to the
 	// Observer's goroutine: a signal that finds one pending is merged
 	// into it, since one Status read answers both.
 	wake chan struct{}
-	done chan struct{} // closed by Close: the goroutine ends
-	wg   sync.WaitGroup
-
-	// gone ends with the first of Close, Shutdown and Leave (endJoins):
-	// from then on no Join asks the cluster anything.
-	gone     context.Context
-	endJoins context.CancelFunc
 
 	reads, signals, merged atomic.Uint64
 
-	// mu guards f, closed and joinRunning. It is held only to copy or
-	// update facts, never across a call into the node or the tracker, so a
-	// metric collection never waits on either.
-	mu          sync.Mutex
-	f           facts
-	closed      bool
-	joinRunning bool
-
-	// applyMu serializes derive-and-Set, so that applied is the state this
-	// Observer last set and two evaluations never race each other's Set.
-	applyMu sync.Mutex
-	applied otellifecycle.State
-
-	closeOnce    sync.Once
-	closeErr     error
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -105,33 +86,29 @@ func Observe(n raft.Node, storage raft.Storage, t *otellifecycle.Tracker, opts .
 		return nil, errors.New("lifecycleetcdraft: Observe: tracker is nil")
 	}
 	cfg := newConfig(opts)
-	if len(cfg.errs) > 0 {
-		return nil, errors.Join(cfg.errs...)
+	if err := cfg.Err(); err != nil {
+		return nil, err
 	}
 	last, err := storage.LastIndex()
 	if err != nil {
 		return nil, fmt.Errorf("lifecycleetcdraft: Observe: the storage's last index: %w", err)
 	}
 	o := &Observer{
-		n:       n,
-		t:       t,
-		cfg:     cfg,
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		applied: t.Current(),
+		n:    n,
+		cfg:  cfg,
+		d:    engine.NewDriver(t, cfg, ErrClosed, engine.Mapping[facts]{Derive: derive, Deadline: leaderlessDeadline}),
+		wake: make(chan struct{}, 1),
 	}
-	o.f.existing = last > 0
+	o.d.Change(func(f *facts, _ *engine.Intents) { f.existing = last > 0 })
 	o.refresh()
-	if o.f.stopped {
+	if o.d.Facts().stopped {
 		return nil, errors.New("lifecycleetcdraft: Observe: the node is stopped")
 	}
-	if o.reg, err = o.registerMetrics(); err != nil {
-		return nil, fmt.Errorf("lifecycleetcdraft: Observe: %w", err)
+	if o.reg, err = o.registerMetrics(t); err != nil {
+		return nil, fmt.Errorf("lifecycleetcdraft: Observe: registering the Raft instruments: %w", err)
 	}
-	o.gone, o.endJoins = context.WithCancel(context.Background())
-	o.evaluate(context.Background())
-	o.wg.Add(1)
-	go o.run()
+	o.d.Evaluate(context.Background())
+	o.d.Go(o.run)
 	return o, nil
 }
 
@@ -187,53 +164,25 @@ func (o *Observer) Stats() Stats {
 // returns the first one's result, an error only when the instruments could
 // not be unregistered.
 func (o *Observer) Close() error {
-	o.closeOnce.Do(func() {
-		o.endJoins()
-		// Under applyMu, so that an evaluation in progress finishes its
-		// Set before Close returns, and none starts after it.
-		o.applyMu.Lock()
-		o.mu.Lock()
-		o.closed = true
-		o.mu.Unlock()
-		o.applyMu.Unlock()
-		close(o.done)
-		o.wg.Wait()
-		if err := o.reg.Unregister(); err != nil {
-			o.closeErr = fmt.Errorf("lifecycleetcdraft: Close: %w", err)
-		}
-	})
-	return o.closeErr
+	return o.d.Close(o.reg)
 }
 
 // run is the Observer's one goroutine: it turns signals, poll ticks and
 // the leaderless deadline into reads and evaluations.
 func (o *Observer) run() {
-	defer o.wg.Done()
-	tick := time.NewTicker(o.cfg.poll)
-	defer tick.Stop()
-	deadline := time.NewTimer(time.Hour)
-	deadline.Stop()
-	defer deadline.Stop()
+	clock := engine.NewClock(o.cfg.PollInterval)
+	defer clock.Stop()
 	for {
 		select {
-		case <-o.done:
+		case <-o.d.Done():
 			return
 		case <-o.wake:
-		case <-tick.C:
-		case <-deadline.C:
+		case <-clock.Poll():
+		case <-clock.Deadline():
 		}
 		o.refresh()
-		o.evaluate(context.Background())
-
-		o.mu.Lock()
-		at := leaderlessDeadline(&o.f, o.cfg.leaderless)
-		o.mu.Unlock()
-		// Arm the deadline only while it is ahead: once it has passed, this
-		// evaluation has already turned it into Failed.
-		deadline.Stop()
-		if wait := time.Until(at); !at.IsZero() && wait > 0 {
-			deadline.Reset(wait)
-		}
+		o.d.Evaluate(context.Background())
+		clock.Arm(o.d.Deadline())
 	}
 }
 
@@ -245,75 +194,42 @@ func (o *Observer) refresh() {
 	st := o.n.Status()
 	o.reads.Add(1)
 	now := time.Now()
-
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	f := &o.f
-	if st.ID == raft.None {
-		// Only a stopped node has no ID, and a stopped node never runs
-		// again. Its configuration is kept as last read.
-		if f.lead != raft.None {
+	o.d.Change(func(f *facts, in *engine.Intents) {
+		if st.ID == raft.None {
+			// Only a stopped node has no ID, and a stopped node never runs
+			// again. Its configuration is kept as last read.
+			if f.lead != raft.None {
+				f.leaderLostAt = now
+			}
+			f.stopped, f.role, f.lead = true, raft.StateFollower, raft.None
+			return
+		}
+		if f.stopped {
+			return
+		}
+		// A leader change, as etcd counts them (etcd_server_leader_changes_seen_total):
+		// a leader that is not the one known before, after another or after none.
+		if st.Lead != raft.None && st.Lead != f.lead {
+			f.changes++
+		}
+		switch {
+		case st.Lead != raft.None:
+			f.sawLeader, f.lastLeader = true, st.Lead
+		case f.lead != raft.None:
 			f.leaderLostAt = now
 		}
-		f.stopped, f.role, f.lead = true, raft.StateFollower, raft.None
-		return
-	}
-	if f.stopped {
-		return
-	}
-	// A leader change, as etcd counts them (etcd_server_leader_changes_seen_total):
-	// a leader that is not the one known before, after another or after none.
-	if st.Lead != raft.None && st.Lead != f.lead {
-		f.changes++
-	}
-	switch {
-	case st.Lead != raft.None:
-		f.sawLeader, f.lastLeader = true, st.Lead
-	case f.lead != raft.None:
-		f.leaderLostAt = now
-	}
-	f.role, f.lead = st.RaftState, st.Lead
+		f.role, f.lead = st.RaftState, st.Lead
 
-	voters := st.Config.Voters.IDs()
-	_, f.voter = voters[st.ID]
-	_, learner := st.Config.Learners[st.ID]
-	_, next := st.Config.LearnersNext[st.ID]
-	f.learner = !f.voter && (learner || next)
-	f.wasMember = f.wasMember || f.voter || f.learner
-	f.voters = len(voters)
-	f.learners = len(st.Config.Learners) + len(st.Config.LearnersNext)
-	if f.voter && f.lead != raft.None {
-		f.joining = false // joined: a Join intent ends with a vote
-	}
-}
-
-// evaluate derives the phase from the facts and moves the tracker there
-// if it is not where this Observer last put it. ctx is the transition's
-// context (the caller's, for the helpers).
-func (o *Observer) evaluate(ctx context.Context) {
-	o.applyMu.Lock()
-	defer o.applyMu.Unlock()
-	o.mu.Lock()
-	if o.closed {
-		o.mu.Unlock()
-		return
-	}
-	s, hold := derive(&o.f, time.Now(), o.cfg.leaderless)
-	o.mu.Unlock()
-	if hold || s == o.applied {
-		return
-	}
-	// The tracker reports its own errors (a policy's rejection, a closed
-	// tracker) through otel.Handle; whatever it said, this is the state
-	// asked for, and asking again at every poll would only repeat them.
-	_ = o.t.Set(ctx, s)
-	o.applied = s
-}
-
-// update changes the facts under the mutex, then evaluates.
-func (o *Observer) update(ctx context.Context, change func(f *facts)) {
-	o.mu.Lock()
-	change(&o.f)
-	o.mu.Unlock()
-	o.evaluate(ctx)
+		voters := st.Config.Voters.IDs()
+		_, f.voter = voters[st.ID]
+		_, learner := st.Config.Learners[st.ID]
+		_, next := st.Config.LearnersNext[st.ID]
+		f.learner = !f.voter && (learner || next)
+		f.wasMember = f.wasMember || f.voter || f.learner
+		f.voters = len(voters)
+		f.learners = len(st.Config.Learners) + len(st.Config.LearnersNext)
+		if joined(f) {
+			in.Joining = false // joined: a Join intent ends with a vote
+		}
+	})
 }

@@ -1,14 +1,12 @@
 package lifecycleetcdraft
 
 import (
-	"fmt"
-	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
-	"github.com/lifecyclekit/lifecycle/otellifecycle"
+	"github.com/lifecyclekit/lifecycle/internal/engine"
 )
 
 // Defaults of the options.
@@ -21,24 +19,11 @@ const (
 	DefaultPollInterval = time.Second
 )
 
-// config is what the options build; see newConfig for its defaults.
-type config struct {
-	leaderless    time.Duration
-	poll          time.Duration
-	joinBackoff   []time.Duration
-	meterProvider metric.MeterProvider // nil: the tracker's
-	attrs         []attribute.KeyValue // added to the tracker's
-	errs          []error              // one per invalid option, naming it
-}
-
-// newConfig applies opts to the defaults. Invalid options are collected in
-// errs, for Observe to return.
-func newConfig(opts []Option) config {
-	c := config{
-		leaderless:  DefaultLeaderlessTimeout,
-		poll:        DefaultPollInterval,
-		joinBackoff: otellifecycle.DefaultJoinBackoff(),
-	}
+// newConfig applies opts to the defaults. Invalid options are collected,
+// for Observe to return (engine.Config.Err).
+func newConfig(opts []Option) engine.Config {
+	c := engine.NewConfig("lifecycleetcdraft")
+	c.LeaderlessTimeout, c.PollInterval = DefaultLeaderlessTimeout, DefaultPollInterval
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
@@ -47,23 +32,17 @@ func newConfig(opts []Option) config {
 	return c
 }
 
-// invalid records the error of an invalid option.
-func (c config) invalid(format string, args ...any) config {
-	c.errs = append(slices.Clip(c.errs), fmt.Errorf("lifecycleetcdraft: "+format, args...))
-	return c
-}
-
 // Option configures Observe. Options are applied in order; of the options
 // that set one value, the last wins. An invalid value makes Observe return
 // an error that names the option; none is ignored or corrected. The
 // interface is sealed: only this package's With* functions make Options.
 type Option interface {
-	apply(config) config
+	apply(engine.Config) engine.Config
 }
 
-type optionFunc func(config) config
+type optionFunc func(engine.Config) engine.Config
 
-func (f optionFunc) apply(c config) config { return f(c) }
+func (f optionFunc) apply(c engine.Config) engine.Config { return f(c) }
 
 // WithLeaderlessTimeout sets how long a node that has known a leader may
 // go without one (an election, a partition, a lost quorum) before it is
@@ -74,13 +53,7 @@ func (f optionFunc) apply(c config) config { return f(c) }
 // timeouts, ElectionTick times the tick interval), or every failover shows
 // as Failed.
 func WithLeaderlessTimeout(d time.Duration) Option {
-	return optionFunc(func(c config) config {
-		if d <= 0 {
-			return c.invalid("WithLeaderlessTimeout: must be > 0, got %v", d)
-		}
-		c.leaderless = d
-		return c
-	})
+	return optionFunc(engine.LeaderlessTimeout(d))
 }
 
 // WithPollInterval sets how often the Observer reads the node's Status
@@ -89,13 +62,7 @@ func WithLeaderlessTimeout(d time.Duration) Option {
 // change is seen; with it, they catch what no Ready announced. d must be
 // > 0; the default is DefaultPollInterval (1 s).
 func WithPollInterval(d time.Duration) Option {
-	return optionFunc(func(c config) config {
-		if d <= 0 {
-			return c.invalid("WithPollInterval: must be > 0, got %v", d)
-		}
-		c.poll = d
-		return c
-	})
+	return optionFunc(engine.PollInterval(d))
 }
 
 // WithJoinBackoff sets Join's schedule: the wait before each attempt, so
@@ -103,38 +70,19 @@ func WithPollInterval(d time.Duration) Option {
 // least one delay is needed and none may be negative. The default is
 // otellifecycle.DefaultJoinBackoff (8 attempts over 31.75 s).
 func WithJoinBackoff(delays ...time.Duration) Option {
-	delays = slices.Clone(delays)
-	return optionFunc(func(c config) config {
-		if len(delays) == 0 {
-			return c.invalid("WithJoinBackoff: at least one delay is needed")
-		}
-		for i, d := range delays {
-			if d < 0 {
-				return c.invalid("WithJoinBackoff: delay %d must be ≥ 0, got %v", i, d)
-			}
-		}
-		c.joinBackoff = delays
-		return c
-	})
+	return optionFunc(engine.JoinBackoff(delays))
 }
 
 // WithMeterProvider sends the Raft instruments (see the package
 // documentation) to p instead of the tracker's MeterProvider. Nil means
 // the default, the tracker's.
 func WithMeterProvider(p metric.MeterProvider) Option {
-	return optionFunc(func(c config) config {
-		c.meterProvider = p
-		return c
-	})
+	return optionFunc(engine.MeterProvider(p))
 }
 
 // WithAttributes adds attributes to every point of the Raft instruments,
 // after the tracker's own (Tracker.Attributes): a Raft group id, to tell
 // apart the groups of one process.
 func WithAttributes(attrs ...attribute.KeyValue) Option {
-	attrs = slices.Clone(attrs)
-	return optionFunc(func(c config) config {
-		c.attrs = append(slices.Clone(c.attrs), attrs...)
-		return c
-	})
+	return optionFunc(engine.Attributes(attrs))
 }
