@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,11 +17,10 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"go.opentelemetry.io/otel/attribute"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/go.etcd.io/raft/v3/lifecycleetcdraft"
 	"github.com/lifecyclekit/lifecycle/internal/testsupport"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -130,14 +127,12 @@ func (nw *network) setLoss(p float64) {
 // as a process of a service would have them, and the service's loops: a
 // ticker, the Ready loop and the loop that steps received messages.
 type node struct {
-	id      uint64
-	storage *raft.MemoryStorage
-	rn      raft.Node
-	tracker *otellifecycle.Tracker
-	reader  *sdkmetric.ManualReader // the tracker's and the Observer's metrics
-	obs     *lifecycleetcdraft.Observer
-	hook    bool // the Ready loop calls obs.Ready
-	started time.Time
+	enginetest.Node // its tracker and metrics, named by its ID in hexadecimal
+	id              uint64
+	storage         *raft.MemoryStorage
+	rn              raft.Node
+	obs             *lifecycleetcdraft.Observer
+	hook            bool // the Ready loop calls obs.Ready
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -244,20 +239,18 @@ func (c *cluster) startNode(id uint64, s *raft.MemoryStorage, start func(*raft.C
 	t := c.t
 	t.Helper()
 	o := merge(opts)
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	tracker, err := otellifecycle.New(append([]otellifecycle.Option{
-		otellifecycle.WithMeterProvider(mp),
-		otellifecycle.WithLogger(slog.New(slog.DiscardHandler)),
-		otellifecycle.WithAttributes(attribute.String("node.id", strconv.FormatUint(id, 10))),
-	}, o.tracker...)...)
-	if err != nil {
+	n := &node{Node: enginetest.Node{
+		Name:    fmt.Sprintf("%x", id),
+		Attrs:   []attribute.KeyValue{attribute.String("node.id", strconv.FormatUint(id, 10))},
+		WaitFor: waitFor,
+	}, id: id, storage: s, hook: !o.noHook, stop: make(chan struct{})}
+	if err := n.Open(o.tracker...); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{id: id, storage: s, tracker: tracker, reader: reader, hook: !o.noHook,
-		started: time.Now(), stop: make(chan struct{})}
+	n.Started = time.Now()
 	n.rn = start(raftConfig(id, s, o))
-	n.obs, err = lifecycleetcdraft.Observe(n.rn, s, tracker, append([]lifecycleetcdraft.Option{
+	var err error
+	n.obs, err = lifecycleetcdraft.Observe(n.rn, s, n.Tracker, append([]lifecycleetcdraft.Option{
 		lifecycleetcdraft.WithLeaderlessTimeout(leaderless),
 		lifecycleetcdraft.WithPollInterval(poll),
 	}, o.observer...)...)
@@ -276,10 +269,7 @@ func (c *cluster) startNode(id uint64, s *raft.MemoryStorage, start func(*raft.C
 			t.Errorf("%x: Observer.Close: %v", id, err)
 		}
 		n.kill(c.net)
-		if err := tracker.Close(); err != nil {
-			t.Errorf("%x: tracker.Close: %v", id, err)
-		}
-		_ = mp.Shutdown(context.Background())
+		n.Close(t)
 	})
 	c.mu.Lock()
 	c.nodes = append(c.nodes, n)
@@ -475,30 +465,6 @@ func (c *cluster) change(cc pb.ConfChangeI, id uint64, kind string) {
 	})
 }
 
-// isReady matches Ready{nodes}.
-func isReady(nodes int) func(otellifecycle.State) bool {
-	return func(s otellifecycle.State) bool { return s == otellifecycle.ReadyState(nodes) }
-}
-
-// isPhase matches any state of phase p.
-func isPhase(p otellifecycle.Phase) func(otellifecycle.State) bool {
-	return func(s otellifecycle.State) bool { return s.Phase == p }
-}
-
-// waitState waits, within waitFor, until n's tracker satisfies until.
-func (n *node) waitState(t testing.TB, what string, until func(otellifecycle.State) bool) otellifecycle.State {
-	t.Helper()
-	return testsupport.WaitState(t, n.tracker, fmt.Sprintf("%x: %s", n.id, what), waitFor, until)
-}
-
-// waitAll waits until every node is what until says.
-func waitAll(t testing.TB, what string, until func(otellifecycle.State) bool, nodes ...*node) {
-	t.Helper()
-	for _, n := range nodes {
-		n.waitState(t, what, until)
-	}
-}
-
 // waitLeaderOtherThan waits until n's node knows a leader that is not old
 // and returns when it did.
 func (n *node) waitLeaderOtherThan(t testing.TB, old uint64) time.Time {
@@ -508,141 +474,4 @@ func (n *node) waitLeaderOtherThan(t testing.TB, old uint64) time.Time {
 		return l != raft.None && l != old
 	})
 	return time.Now()
-}
-
-// short writes a state as the tests compare it: the label, with its
-// payload after a colon ("joining:0", "ready:3", "failed:<reason>").
-func short(s otellifecycle.State) string {
-	switch s.Phase {
-	case otellifecycle.Joining:
-		return fmt.Sprintf("joining:%d", s.Attempt)
-	case otellifecycle.Ready:
-		return fmt.Sprintf("ready:%d", s.Nodes)
-	case otellifecycle.Failed:
-		return "failed:" + s.Reason
-	}
-	return s.Label()
-}
-
-// states is the tracker's whole path, from its initial Starting.
-func (n *node) states(t testing.TB) []string {
-	t.Helper()
-	h := n.tracker.History()
-	if len(h) == 0 {
-		return []string{short(n.tracker.Current())}
-	}
-	if h[0].Seq != 1 {
-		t.Fatalf("%x: history starts at seq %d: longer than the history kept", n.id, h[0].Seq)
-	}
-	out := []string{short(h[0].From)}
-	for _, tr := range h {
-		out = append(out, short(tr.To))
-	}
-	return out
-}
-
-// phases is states with the payloads dropped and repeats merged: the
-// shape of the path, where the payloads depend on timing.
-func (n *node) phases(t testing.TB) []string {
-	var out []string
-	for _, s := range n.states(t) {
-		p, _, _ := strings.Cut(s, ":")
-		if len(out) == 0 || out[len(out)-1] != p {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func (n *node) wantStates(t testing.TB, want ...string) {
-	t.Helper()
-	if got := n.states(t); !slices.Equal(got, want) {
-		t.Errorf("%x: states %q, want %q", n.id, got, want)
-	}
-}
-
-func (n *node) wantPhases(t testing.TB, want ...string) {
-	t.Helper()
-	if got := n.phases(t); !slices.Equal(got, want) {
-		t.Errorf("%x: phases %q, want %q (states %q)", n.id, got, want, n.states(t))
-	}
-}
-
-// timeline writes the history with times relative to since (or to the
-// node's start), for the logs of the scenarios.
-func (n *node) timeline(since time.Time) string {
-	if since.IsZero() {
-		since = n.started
-	}
-	var b strings.Builder
-	for _, tr := range n.tracker.History() {
-		fmt.Fprintf(&b, " [%+.3fs %s]", tr.At.Sub(since).Seconds(), short(tr.To))
-	}
-	return b.String()
-}
-
-// notReadyAfter is how long n's tracker was not Ready between since and
-// until, from its history.
-func (n *node) notReadyAfter(since, until time.Time) time.Duration {
-	ready := n.readyAt(since)
-	var total time.Duration
-	from := since
-	for _, tr := range n.tracker.History() {
-		if !tr.At.After(since) || tr.At.After(until) {
-			continue
-		}
-		if !ready {
-			total += tr.At.Sub(from)
-		}
-		ready, from = tr.To.IsReady(), tr.At
-	}
-	if !ready {
-		total += until.Sub(from)
-	}
-	return total
-}
-
-// readyAt says whether n's tracker was Ready at instant at.
-func (n *node) readyAt(at time.Time) bool {
-	ready := false
-	for _, tr := range n.tracker.History() {
-		if tr.At.After(at) {
-			break
-		}
-		ready = tr.To.IsReady()
-	}
-	return ready
-}
-
-// enteredAt returns when n's tracker first entered phase p after since.
-func (n *node) enteredAt(p otellifecycle.Phase, since time.Time) (time.Time, otellifecycle.State, bool) {
-	for _, tr := range n.tracker.History() {
-		if tr.At.After(since) && tr.To.Phase == p {
-			return tr.At, tr.To, true
-		}
-	}
-	return time.Time{}, otellifecycle.State{}, false
-}
-
-// collect reads every metric of n's meter provider, by name.
-func (n *node) collect(t testing.TB) map[string]metricdata.Metrics {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := n.reader.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]metricdata.Metrics{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			out[m.Name] = m
-		}
-	}
-	return out
-}
-
-// wantGauge checks the tracker's one-hot state gauge: every label
-// reported, want's at 1, the others at 0.
-func (n *node) wantGauge(t testing.TB, want otellifecycle.Phase) {
-	t.Helper()
-	testsupport.WantStateGauge(t, n.reader, want, attribute.String("node.id", strconv.FormatUint(n.id, 10)))
 }

@@ -9,6 +9,7 @@ import (
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -19,12 +20,12 @@ import (
 func TestStoppedLeaderSurvivorsStayReady(t *testing.T) {
 	c := newCluster(t)
 	nodes := c.bootstrap(ids(5))
-	waitAll(t, "Ready{5}", isReady(5), nodes...)
+	enginetest.WaitAll(t, "Ready{5}", enginetest.IsReady(5), nodes...)
 	l := c.leader()
 	survivors := c.followers(l)
 	changes := map[uint64]int64{}
 	for _, n := range survivors {
-		changes[n.id] = point(t, n.reader, "cluster.lifecycle.raft.leader.changes")
+		changes[n.id] = instruments.Point(t, n.Reader, "cluster.lifecycle.raft.leader.changes")
 	}
 
 	stopped := time.Now()
@@ -35,7 +36,7 @@ func TestStoppedLeaderSurvivorsStayReady(t *testing.T) {
 	}
 	at, s, ok := time.Time{}, otellifecycle.State{}, false
 	c.eventually("the stopped leader Failed", func() bool {
-		at, s, ok = l.enteredAt(otellifecycle.Failed, stopped)
+		at, s, ok = l.EnteredAt(otellifecycle.Failed, stopped)
 		return ok
 	})
 	if s != otellifecycle.FailedState("raft node stopped") {
@@ -45,11 +46,11 @@ func TestStoppedLeaderSurvivorsStayReady(t *testing.T) {
 
 	time.Sleep(3 * poll) // what the survivors' Observers would show, they show by now
 	for _, n := range survivors {
-		if d := n.notReadyAfter(stopped, time.Now()); d != 0 {
-			t.Errorf("%x: not Ready for %v after the leader stopped:%s", n.id, d, n.timeline(stopped))
+		if d := n.NotReadyAfter(stopped, time.Now()); d != 0 {
+			t.Errorf("%x: not Ready for %v after the leader stopped:%s", n.id, d, n.Timeline(stopped))
 		}
-		n.wantStates(t, "starting", "bootstrapping", "ready:5")
-		if got := point(t, n.reader, "cluster.lifecycle.raft.leader.changes"); got <= changes[n.id] {
+		n.WantStates(t, "starting", "bootstrapping", "ready:5")
+		if got := instruments.Point(t, n.Reader, "cluster.lifecycle.raft.leader.changes"); got <= changes[n.id] {
 			t.Errorf("%x: leader.changes %d, want more than %d", n.id, got, changes[n.id])
 		}
 	}
@@ -62,7 +63,7 @@ func TestStoppedLeaderSurvivorsStayReady(t *testing.T) {
 func TestQuorumLostFailsAfterTimeoutAndRecovers(t *testing.T) {
 	c := newCluster(t)
 	nodes := c.bootstrap(ids(3))
-	waitAll(t, "Ready{3}", isReady(3), nodes...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 	l := c.leader()
 	for _, n := range nodes {
 		c.eventually("the leader known everywhere", func() bool { return n.rn.Status().Lead == l.id })
@@ -72,8 +73,8 @@ func TestQuorumLostFailsAfterTimeoutAndRecovers(t *testing.T) {
 	c.net.isolate(ids(3)...)
 	want := otellifecycle.FailedState(fmt.Sprintf("no leader for more than %v (last leader %x)", leaderless, l.id))
 	for _, n := range nodes {
-		n.waitState(t, "Failed", isPhase(otellifecycle.Failed))
-		at, s, _ := n.enteredAt(otellifecycle.Failed, lost)
+		n.WaitState(t, "Failed", enginetest.IsPhase(otellifecycle.Failed))
+		at, s, _ := n.EnteredAt(otellifecycle.Failed, lost)
 		if s != want {
 			t.Errorf("%x: %v, want %v", n.id, s, want)
 		}
@@ -85,11 +86,11 @@ func TestQuorumLostFailsAfterTimeoutAndRecovers(t *testing.T) {
 
 	healed := time.Now()
 	c.net.heal()
-	waitAll(t, "Ready{3}", isReady(3), nodes...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 	for _, n := range nodes {
-		at, _, _ := n.enteredAt(otellifecycle.Ready, healed)
-		t.Logf("%x Ready %v after the quorum was back:%s", n.id, at.Sub(healed).Round(time.Millisecond), n.timeline(lost))
-		n.wantPhases(t, "starting", "bootstrapping", "ready", "failed", "ready")
+		at, _, _ := n.EnteredAt(otellifecycle.Ready, healed)
+		t.Logf("%x Ready %v after the quorum was back:%s", n.id, at.Sub(healed).Round(time.Millisecond), n.Timeline(lost))
+		n.WantPhases(t, "starting", "bootstrapping", "ready", "failed", "ready")
 	}
 }
 
@@ -101,7 +102,7 @@ func TestQuorumLostFailsAfterTimeoutAndRecovers(t *testing.T) {
 func TestPartitionedMinorityFailsAndTheMajorityStaysReady(t *testing.T) {
 	c := newCluster(t)
 	nodes := c.bootstrap(ids(5))
-	waitAll(t, "Ready{5}", isReady(5), nodes...)
+	enginetest.WaitAll(t, "Ready{5}", enginetest.IsReady(5), nodes...)
 	l := c.leader()
 	minority := []*node{l, c.followers(l)[0]}
 	majority := slices.DeleteFunc(slices.Clone(nodes), func(n *node) bool { return slices.Contains(minority, n) })
@@ -116,8 +117,8 @@ func TestPartitionedMinorityFailsAndTheMajorityStaysReady(t *testing.T) {
 	cut := time.Now()
 	c.net.partition(minIDs, majIDs)
 	for _, n := range minority {
-		n.waitState(t, "Failed", isPhase(otellifecycle.Failed))
-		at, s, _ := n.enteredAt(otellifecycle.Failed, cut)
+		n.WaitState(t, "Failed", enginetest.IsPhase(otellifecycle.Failed))
+		at, s, _ := n.EnteredAt(otellifecycle.Failed, cut)
 		t.Logf("minority %x: %v %v after the partition", n.id, s, at.Sub(cut).Round(time.Millisecond))
 	}
 	var newLeader uint64
@@ -128,28 +129,28 @@ func TestPartitionedMinorityFailsAndTheMajorityStaysReady(t *testing.T) {
 	changes := map[uint64]int64{}
 	for _, n := range majority {
 		c.eventually("the new leader counted", func() bool {
-			changes[n.id] = point(t, n.reader, "cluster.lifecycle.raft.leader.changes")
+			changes[n.id] = instruments.Point(t, n.Reader, "cluster.lifecycle.raft.leader.changes")
 			return changes[n.id] >= 2
 		})
 	}
 
 	healed := time.Now()
 	c.net.heal()
-	waitAll(t, "Ready{5}", isReady(5), minority...)
+	enginetest.WaitAll(t, "Ready{5}", enginetest.IsReady(5), minority...)
 	for _, n := range minority {
-		at, _, _ := n.enteredAt(otellifecycle.Ready, healed)
-		t.Logf("minority %x Ready %v after the heal:%s", n.id, at.Sub(healed).Round(time.Millisecond), n.timeline(cut))
-		n.wantPhases(t, "starting", "bootstrapping", "ready", "failed", "ready")
+		at, _, _ := n.EnteredAt(otellifecycle.Ready, healed)
+		t.Logf("minority %x Ready %v after the heal:%s", n.id, at.Sub(healed).Round(time.Millisecond), n.Timeline(cut))
+		n.WantPhases(t, "starting", "bootstrapping", "ready", "failed", "ready")
 	}
 	for _, n := range majority {
-		if d := n.notReadyAfter(cut, time.Now()); d != 0 {
-			t.Errorf("majority %x: not Ready for %v:%s", n.id, d, n.timeline(cut))
+		if d := n.NotReadyAfter(cut, time.Now()); d != 0 {
+			t.Errorf("majority %x: not Ready for %v:%s", n.id, d, n.Timeline(cut))
 		}
-		n.wantStates(t, "starting", "bootstrapping", "ready:5")
+		n.WantStates(t, "starting", "bootstrapping", "ready:5")
 		if lead := n.rn.Status().Lead; lead != newLeader {
 			t.Errorf("majority %x: leader %x after the heal, want %x still (PreVote)", n.id, lead, newLeader)
 		}
-		if got := point(t, n.reader, "cluster.lifecycle.raft.leader.changes"); got != changes[n.id] {
+		if got := instruments.Point(t, n.Reader, "cluster.lifecycle.raft.leader.changes"); got != changes[n.id] {
 			t.Errorf("majority %x: leader.changes %d after the heal, want %d", n.id, got, changes[n.id])
 		}
 	}
@@ -162,12 +163,12 @@ func TestPartitionedMinorityFailsAndTheMajorityStaysReady(t *testing.T) {
 func TestWithoutPreVoteAReturningNodeForcesAnElection(t *testing.T) {
 	c := newCluster(t)
 	nodes := c.bootstrap(ids(3), nodeOptions{noPreVote: true})
-	waitAll(t, "Ready{3}", isReady(3), nodes...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 	l := c.leader()
 	f := c.followers(l)[0]
 	var changes int64
 	c.eventually("the leader counting itself", func() bool {
-		changes = point(t, l.reader, "cluster.lifecycle.raft.leader.changes")
+		changes = instruments.Point(t, l.Reader, "cluster.lifecycle.raft.leader.changes")
 		return changes >= 1
 	})
 	term := statusTerm(l.rn.Status())
@@ -179,16 +180,16 @@ func TestWithoutPreVoteAReturningNodeForcesAnElection(t *testing.T) {
 	})
 	c.net.heal()
 	c.eventually("the old leader counting a forced election", func() bool {
-		return point(t, l.reader, "cluster.lifecycle.raft.leader.changes") > changes
+		return instruments.Point(t, l.Reader, "cluster.lifecycle.raft.leader.changes") > changes
 	})
-	waitAll(t, "Ready{3}", isReady(3), nodes...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 	for _, n := range nodes {
 		if got := statusTerm(n.rn.Status()); got <= term+2 {
 			t.Errorf("%x: term %d after the return, want an election past %d", n.id, got, term+2)
 		}
 		if n != f {
-			if d := n.notReadyAfter(cut, time.Now()); d != 0 {
-				t.Errorf("%x: not Ready for %v:%s", n.id, d, n.timeline(cut))
+			if d := n.NotReadyAfter(cut, time.Now()); d != 0 {
+				t.Errorf("%x: not Ready for %v:%s", n.id, d, n.Timeline(cut))
 			}
 		}
 	}
@@ -203,7 +204,7 @@ func TestWithoutPreVoteAReturningNodeForcesAnElection(t *testing.T) {
 func TestIsolatedLeaderStaysReadyWithoutCheckQuorum(t *testing.T) {
 	c := newCluster(t)
 	nodes := c.bootstrap(ids(3), nodeOptions{noCheckQuorum: true})
-	waitAll(t, "Ready{3}", isReady(3), nodes...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 	l := c.leader()
 	cut := time.Now()
 	c.net.isolate(l.id)
@@ -211,11 +212,11 @@ func TestIsolatedLeaderStaysReadyWithoutCheckQuorum(t *testing.T) {
 		n.waitLeaderOtherThan(t, l.id)
 	}
 	time.Sleep(leaderless + 3*poll)
-	if got := l.tracker.Current(); got != otellifecycle.ReadyState(3) {
+	if got := l.Tracker.Current(); got != otellifecycle.ReadyState(3) {
 		t.Errorf("isolated leader without CheckQuorum: %v, want Ready{3} (it still leads, in its own view)", got)
 	}
 	t.Logf("isolated leader %x, %v after the cut: %v; its view: %v", l.id, time.Since(cut).Round(time.Millisecond),
-		l.tracker.Current(), l.rn.Status().RaftState)
+		l.Tracker.Current(), l.rn.Status().RaftState)
 }
 
 // A node removed from the configuration is Failed{"removed from the
@@ -223,17 +224,17 @@ func TestIsolatedLeaderStaysReadyWithoutCheckQuorum(t *testing.T) {
 func TestRemovedNodeIsFailed(t *testing.T) {
 	c := newCluster(t)
 	nodes := c.bootstrap(ids(3))
-	waitAll(t, "Ready{3}", isReady(3), nodes...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 	l := c.leader()
 	f := c.followers(l)[0]
 
 	c.change(confChange(pb.ConfChangeRemoveNode, f.id), f.id, "out")
-	f.waitState(t, "Failed", isPhase(otellifecycle.Failed))
-	f.wantStates(t, "starting", "bootstrapping", "ready:3", "failed:removed from the configuration")
-	waitAll(t, "Ready{2}", isReady(2), c.followers(f)...)
+	f.WaitState(t, "Failed", enginetest.IsPhase(otellifecycle.Failed))
+	f.WantStates(t, "starting", "bootstrapping", "ready:3", "failed:removed from the configuration")
+	enginetest.WaitAll(t, "Ready{2}", enginetest.IsReady(2), c.followers(f)...)
 	f.kill(c.net)
 	time.Sleep(3 * poll)
-	f.wantStates(t, "starting", "bootstrapping", "ready:3", "failed:removed from the configuration")
+	f.WantStates(t, "starting", "bootstrapping", "ready:3", "failed:removed from the configuration")
 }
 
 // Leave, then a removal, then Shutdown is the planned departure: Draining
@@ -244,7 +245,7 @@ func TestLeaveThenRemovalIsDrainingThenStopping(t *testing.T) {
 		t.Run(who, func(t *testing.T) {
 			c := newCluster(t)
 			nodes := c.bootstrap(ids(3))
-			waitAll(t, "Ready{3}", isReady(3), nodes...)
+			enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 			n := c.leader()
 			if who == "follower" {
 				n = c.followers(n)[0]
@@ -262,11 +263,11 @@ func TestLeaveThenRemovalIsDrainingThenStopping(t *testing.T) {
 					t.Errorf("the leader leads after Leave")
 				}
 			}
-			waitAll(t, "Ready{2}", isReady(2), others...)
+			enginetest.WaitAll(t, "Ready{2}", enginetest.IsReady(2), others...)
 			time.Sleep(3 * poll)
-			n.wantStates(t, "starting", "bootstrapping", "ready:3", "draining")
+			n.WantStates(t, "starting", "bootstrapping", "ready:3", "draining")
 			n.shutdown(t, c.net)
-			n.wantStates(t, "starting", "bootstrapping", "ready:3", "draining", "stopping")
+			n.WantStates(t, "starting", "bootstrapping", "ready:3", "draining", "stopping")
 		})
 	}
 }
@@ -276,26 +277,26 @@ func TestLeaveThenRemovalIsDrainingThenStopping(t *testing.T) {
 func TestServiceFailHoldsUntilRecover(t *testing.T) {
 	c := newCluster(t)
 	nodes := c.bootstrap(ids(3))
-	waitAll(t, "Ready{3}", isReady(3), nodes...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 	l := c.leader()
 	f := c.followers(l)[0]
 
 	f.obs.Fail(t.Context(), "disk full")
-	if got := f.tracker.Current(); got != otellifecycle.FailedState("disk full") {
+	if got := f.Tracker.Current(); got != otellifecycle.FailedState("disk full") {
 		t.Fatalf("after Fail: %v", got)
 	}
 	l.rn.TransferLeadership(t.Context(), l.id, f.id)
 	f.waitLeaderOtherThan(t, l.id)
 	time.Sleep(3 * poll)
-	if got := f.tracker.Current(); got != otellifecycle.FailedState("disk full") {
+	if got := f.Tracker.Current(); got != otellifecycle.FailedState("disk full") {
 		t.Fatalf("Fail did not hold through a leader change: %v", got)
 	}
 	f.obs.Recover(t.Context())
-	if got := f.tracker.Current(); got != otellifecycle.ReadyState(3) {
+	if got := f.Tracker.Current(); got != otellifecycle.ReadyState(3) {
 		t.Fatalf("after Recover: %v, want Ready{3} at once", got)
 	}
 	f.obs.Fail(t.Context(), "")
-	if got := f.tracker.Current(); got != otellifecycle.FailedState("failed by the service") {
+	if got := f.Tracker.Current(); got != otellifecycle.FailedState("failed by the service") {
 		t.Fatalf("Fail with no reason: %v", got)
 	}
 }
@@ -306,7 +307,7 @@ func TestLossyNetworkFailsNoNode(t *testing.T) {
 	c := newCluster(t)
 	c.net.setLoss(0.2)
 	nodes := c.bootstrap(ids(3))
-	waitAll(t, "Ready{3}", isReady(3), nodes...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 	l := c.leader()
 	stopped := time.Now()
 	l.kill(c.net)
@@ -316,10 +317,10 @@ func TestLossyNetworkFailsNoNode(t *testing.T) {
 	}
 	time.Sleep(3 * poll)
 	for _, n := range c.followers(l) {
-		if d := n.notReadyAfter(stopped, time.Now()); d != 0 {
-			t.Errorf("%x: not Ready for %v:%s", n.id, d, n.timeline(stopped))
+		if d := n.NotReadyAfter(stopped, time.Now()); d != 0 {
+			t.Errorf("%x: not Ready for %v:%s", n.id, d, n.Timeline(stopped))
 		}
-		n.wantStates(t, "starting", "bootstrapping", "ready:3")
+		n.WantStates(t, "starting", "bootstrapping", "ready:3")
 	}
 	t.Logf("%d messages dropped", c.net.dropped.Load())
 }

@@ -10,6 +10,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/go.etcd.io/raft/v3/lifecycleetcdraft"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -29,11 +30,11 @@ func TestBootstrapIsBootstrappingThenReady(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCluster(t)
 			nodes := c.bootstrap(ids(tc.size), tc.opts)
-			waitAll(t, fmt.Sprintf("Ready{%d}", tc.size), isReady(tc.size), nodes...)
+			enginetest.WaitAll(t, fmt.Sprintf("Ready{%d}", tc.size), enginetest.IsReady(tc.size), nodes...)
 			for _, n := range nodes {
-				n.wantStates(t, "starting", "bootstrapping", fmt.Sprintf("ready:%d", tc.size))
-				n.wantGauge(t, otellifecycle.Ready)
-				t.Logf("%x:%s", n.id, n.timeline(c.start))
+				n.WantStates(t, "starting", "bootstrapping", fmt.Sprintf("ready:%d", tc.size))
+				n.WantGauge(t, otellifecycle.Ready)
+				t.Logf("%x:%s", n.id, n.Timeline(c.start))
 			}
 		})
 	}
@@ -44,23 +45,23 @@ func TestBootstrapIsBootstrappingThenReady(t *testing.T) {
 func TestRestartOnExistingStorageIsRestartingThenReady(t *testing.T) {
 	c := newCluster(t)
 	nodes := c.bootstrap(ids(3))
-	waitAll(t, "Ready{3}", isReady(3), nodes...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 
 	// The leader crashes and comes back on its storage.
 	l := c.leader()
 	l.kill(c.net)
-	l.waitState(t, "Failed", isPhase(otellifecycle.Failed))
-	l.wantStates(t, "starting", "bootstrapping", "ready:3", "failed:raft node stopped")
+	l.WaitState(t, "Failed", enginetest.IsPhase(otellifecycle.Failed))
+	l.WantStates(t, "starting", "bootstrapping", "ready:3", "failed:raft node stopped")
 	back := c.restart(l)
-	back.waitState(t, "Ready{3}", isReady(3))
-	back.wantStates(t, "starting", "restarting", "ready:3")
-	t.Logf("leader %x restarted:%s", back.id, back.timeline(time.Time{}))
+	back.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+	back.WantStates(t, "starting", "restarting", "ready:3")
+	t.Logf("leader %x restarted:%s", back.id, back.Timeline(time.Time{}))
 
 	// The whole cluster stops through its Observers and starts again.
 	var stopped []*node
 	for _, n := range c.live() {
 		n.shutdown(t, c.net)
-		if got := n.tracker.Current(); got.Phase != otellifecycle.Stopping {
+		if got := n.Tracker.Current(); got.Phase != otellifecycle.Stopping {
 			t.Errorf("%x: %v after Shutdown, want Stopping", n.id, got)
 		}
 		stopped = append(stopped, n)
@@ -70,9 +71,9 @@ func TestRestartOnExistingStorageIsRestartingThenReady(t *testing.T) {
 		again = append(again, c.restart(n))
 	}
 	for _, n := range again {
-		n.waitState(t, "Ready{3}", isReady(3))
-		n.wantStates(t, "starting", "restarting", "ready:3")
-		t.Logf("%x restarted with the cluster:%s", n.id, n.timeline(time.Time{}))
+		n.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+		n.WantStates(t, "starting", "restarting", "ready:3")
+		t.Logf("%x restarted with the cluster:%s", n.id, n.Timeline(time.Time{}))
 	}
 }
 
@@ -83,12 +84,12 @@ func TestRestartOnExistingStorageIsRestartingThenReady(t *testing.T) {
 func TestNodeJoiningThroughAConfChange(t *testing.T) {
 	c := newCluster(t)
 	nodes := c.bootstrap(ids(3))
-	waitAll(t, "Ready{3}", isReady(3), nodes...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 
 	n4 := c.fresh(4, nodeOptions{observer: []lifecycleetcdraft.Option{
 		lifecycleetcdraft.WithJoinBackoff(0, 50*time.Millisecond, 50*time.Millisecond),
 	}})
-	if got := n4.tracker.Current(); got != otellifecycle.JoiningState(0) {
+	if got := n4.Tracker.Current(); got != otellifecycle.JoiningState(0) {
 		t.Fatalf("a fresh node off the configuration is %v, want Joining{0}", got)
 	}
 	attempts := 0
@@ -103,10 +104,10 @@ func TestNodeJoiningThroughAConfChange(t *testing.T) {
 	if err := n4.obs.Join(t.Context(), join); err != nil {
 		t.Fatal(err)
 	}
-	n4.waitState(t, "Ready{4}", isReady(4))
-	n4.wantStates(t, "starting", "joining:0", "joining:1", "ready:4")
-	waitAll(t, "Ready{4}", isReady(4), nodes...)
-	t.Logf("4 Ready %v after Join began:%s", time.Since(joined).Round(time.Millisecond), n4.timeline(time.Time{}))
+	n4.WaitState(t, "Ready{4}", enginetest.IsReady(4))
+	n4.WantStates(t, "starting", "joining:0", "joining:1", "ready:4")
+	enginetest.WaitAll(t, "Ready{4}", enginetest.IsReady(4), nodes...)
+	t.Logf("4 Ready %v after Join began:%s", time.Since(joined).Round(time.Millisecond), n4.Timeline(time.Time{}))
 }
 
 // A learner is Joining, whatever it knows: it is counted as a nonvoter and
@@ -114,7 +115,7 @@ func TestNodeJoiningThroughAConfChange(t *testing.T) {
 func TestLearnerAddedThenPromoted(t *testing.T) {
 	c := newCluster(t)
 	nodes := c.bootstrap(ids(3))
-	waitAll(t, "Ready{3}", isReady(3), nodes...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), nodes...)
 
 	n4 := c.fresh(4)
 	if err := n4.obs.Join(t.Context(), c.changeVia(confChange(pb.ConfChangeAddLearnerNode, 4), 4, "learner")); err != nil {
@@ -125,24 +126,24 @@ func TestLearnerAddedThenPromoted(t *testing.T) {
 		return inConfig(n4, 4, "learner") && n4.rn.Status().Lead != 0
 	})
 	time.Sleep(3 * poll) // polls and signals would have moved it by now
-	if got := n4.tracker.Current(); got != otellifecycle.JoiningState(0) {
+	if got := n4.Tracker.Current(); got != otellifecycle.JoiningState(0) {
 		t.Fatalf("a learner with a leader is %v, want Joining{0}", got)
 	}
 	l := c.leader()
 	c.eventually("the leader counting a nonvoter", func() bool {
-		return serversPoint(t, l, "nonvoter") == 1
+		return instruments.Point(t, l.Reader, "cluster.lifecycle.raft.servers", "nonvoter") == 1
 	})
 	for _, n := range nodes {
-		if got := n.tracker.Current(); got != otellifecycle.ReadyState(3) {
+		if got := n.Tracker.Current(); got != otellifecycle.ReadyState(3) {
 			t.Errorf("%x: %v with a learner added, want Ready{3}", n.id, got)
 		}
 	}
 
 	c.change(confChange(pb.ConfChangeAddNode, 4), 4, "voter")
-	n4.waitState(t, "Ready{4}", isReady(4))
-	n4.wantStates(t, "starting", "joining:0", "ready:4")
-	waitAll(t, "Ready{4}", isReady(4), nodes...)
+	n4.WaitState(t, "Ready{4}", enginetest.IsReady(4))
+	n4.WantStates(t, "starting", "joining:0", "ready:4")
+	enginetest.WaitAll(t, "Ready{4}", enginetest.IsReady(4), nodes...)
 	c.eventually("the leader counting no nonvoter", func() bool {
-		return serversPoint(t, l, "nonvoter") == 0 && serversPoint(t, l, "voter") == 4
+		return instruments.Point(t, l.Reader, "cluster.lifecycle.raft.servers", "nonvoter") == 0 && instruments.Point(t, l.Reader, "cluster.lifecycle.raft.servers", "voter") == 4
 	})
 }

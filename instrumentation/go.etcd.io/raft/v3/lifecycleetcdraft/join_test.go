@@ -3,7 +3,6 @@ package lifecycleetcdraft_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/go.etcd.io/raft/v3/lifecycleetcdraft"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -34,7 +34,7 @@ func TestJoinGivesUpAfterItsLastAttempt(t *testing.T) {
 	if calls != 3 {
 		t.Errorf("%d attempts, want 3", calls)
 	}
-	n.wantStates(t, "starting", "joining:0", "joining:1", "joining:2", "failed:join failed after 3 attempts: refused")
+	n.WantStates(t, "starting", "joining:0", "joining:1", "joining:2", "failed:join failed after 3 attempts: refused")
 }
 
 // A cancelled Join stops at once, returns an error wrapping the context's,
@@ -61,7 +61,7 @@ func TestJoinCancelledIsNotAFailure(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatal("Join waits out its backoff after its context was cancelled")
 	}
-	if got := n.tracker.Current(); got.Phase == otellifecycle.Failed {
+	if got := n.Tracker.Current(); got.Phase == otellifecycle.Failed {
 		t.Errorf("after a cancelled Join: %v, want no Failed", got)
 	}
 
@@ -154,12 +154,12 @@ func TestOneJoinAtATime(t *testing.T) {
 func TestLeaveAfterShutdownReturnsErrClosed(t *testing.T) {
 	c := newCluster(t)
 	n := c.bootstrap(ids(1))[0]
-	n.waitState(t, "Ready{1}", isReady(1))
+	n.WaitState(t, "Ready{1}", enginetest.IsReady(1))
 	n.shutdown(t, c.net)
 	if err := n.obs.Leave(t.Context(), func(context.Context) error { t.Error("remove called"); return nil }); !errors.Is(err, lifecycleetcdraft.ErrClosed) {
 		t.Errorf("Leave after Shutdown: %v, want ErrClosed", err)
 	}
-	n.wantStates(t, "starting", "bootstrapping", "ready:1", "stopping")
+	n.WantStates(t, "starting", "bootstrapping", "ready:1", "stopping")
 }
 
 // Join of a voter that knows its leader returns nil at once and asks
@@ -167,7 +167,7 @@ func TestLeaveAfterShutdownReturnsErrClosed(t *testing.T) {
 func TestJoinOfAMemberReturnsAtOnce(t *testing.T) {
 	c := newCluster(t)
 	n := c.bootstrap(ids(1))[0]
-	n.waitState(t, "Ready{1}", isReady(1))
+	n.WaitState(t, "Ready{1}", enginetest.IsReady(1))
 	if err := n.obs.Join(t.Context(), func(context.Context) error { t.Error("join called"); return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestJoinOfAMemberReturnsAtOnce(t *testing.T) {
 func TestCloseAndShutdownAreIdempotentAndConcurrent(t *testing.T) {
 	c := newCluster(t)
 	n := c.bootstrap(ids(1))[0]
-	n.waitState(t, "Ready{1}", isReady(1))
+	n.WaitState(t, "Ready{1}", enginetest.IsReady(1))
 	errs := make(chan error, 8)
 	for i := range 8 {
 		go func() {
@@ -280,13 +280,8 @@ func TestObserveRefusesWhatItCannotObserve(t *testing.T) {
 	}
 }
 
+// newTracker is node 1's tracker, for the tests that need no cluster.
 func newTracker(t testing.TB) *otellifecycle.Tracker {
 	t.Helper()
-	tracker, err := otellifecycle.New(otellifecycle.WithLogger(slog.New(slog.DiscardHandler)),
-		otellifecycle.WithAttributes(attribute.String("node.id", "1")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tracker.Close() })
-	return tracker
+	return enginetest.Tracker(t, otellifecycle.WithAttributes(attribute.String("node.id", "1")))
 }

@@ -1,13 +1,12 @@
 package lifecycleetcdraft_test
 
 import (
-	"context"
-	"sync"
 	"testing"
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -20,48 +19,22 @@ import (
 // once the tracker is released the Observer catches up from the node's
 // Status.
 func TestStalledTrackerNeverBlocksRaft(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	unblock := func() { once.Do(func() { close(release) }) }
-	defer unblock() // before the cleanups, which close the trackers
-
-	var mu sync.Mutex
-	var blockedAt time.Time
-	stalled := nodeOptions{tracker: []otellifecycle.Option{
-		otellifecycle.WithTransitionPolicy(func(_, to otellifecycle.State) error {
-			if to.Phase == otellifecycle.Ready {
-				mu.Lock()
-				if blockedAt.IsZero() {
-					blockedAt = time.Now()
-				}
-				mu.Unlock()
-				<-release
-			}
-			return nil
-		}),
-		otellifecycle.WithSinks(otellifecycle.SinkFunc(func(ctx context.Context, _ otellifecycle.Transition) error {
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return nil
-		})),
-	}}
+	stall := enginetest.NewStall()
+	defer stall.Release() // before the cleanups, which close the trackers
+	stalled := nodeOptions{tracker: stall.Options()}
 	c := newCluster(t)
 	n1 := c.bootstrap([]uint64{1}, stalled)[0]
-	_, unsubscribe := n1.tracker.Subscribe(1) // never read
+	_, unsubscribe := n1.Tracker.Subscribe(1) // never read
 	defer unsubscribe()
 	c.eventually("node 1 leading, its Observer stuck on the way to Ready", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return n1.rn.Status().Lead == 1 && !blockedAt.IsZero()
+		return n1.rn.Status().Lead == 1 && stall.Blocked()
 	})
 
 	// Node 1 adds two voters; they get Ready through their own Observers.
 	n2, n3 := c.fresh(2), c.fresh(3)
 	for _, n := range []*node{n2, n3} {
 		c.change(confChange(pb.ConfChangeAddNode, n.id), n.id, "voter")
-		n.waitState(t, "Ready", otellifecycle.State.IsReady)
+		n.WaitState(t, "Ready", otellifecycle.State.IsReady)
 	}
 	// Leadership moves around (three times at least) until node 1's Ready
 	// loop has had to merge signals its stuck Observer could not take.
@@ -84,23 +57,21 @@ func TestStalledTrackerNeverBlocksRaft(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.eventually("node 1 applying a new entry", func() bool { return n1.rn.Status().Applied > applied })
-	n1.collect(t) // a collection does not wait on the stalled Observer either
+	n1.Collect(t) // a collection does not wait on the stalled Observer either
 
-	if got := n1.tracker.Current(); got.Phase != otellifecycle.Bootstrapping {
+	if got := n1.Tracker.Current(); got.Phase != otellifecycle.Bootstrapping {
 		t.Fatalf("node 1 is %v while its tracker is stalled: the stall is not real", got)
 	}
 	if max := time.Duration(n1.readyMax.Load()); max > 50*time.Millisecond {
 		t.Errorf("an obs.Ready call took %v while the tracker was stalled", max)
 	}
 	stats := n1.obs.Stats()
-	mu.Lock()
-	stalledFor := time.Since(blockedAt).Round(time.Millisecond)
-	mu.Unlock()
+	stalledFor := stall.StalledFor()
 	t.Logf("node 1: stalled %v, %d leadership transfers, %d signals (%d merged), %d Status reads, longest obs.Ready %v",
 		stalledFor, transfers, stats.Signals, stats.Merged, stats.Reads, time.Duration(n1.readyMax.Load()))
 
-	unblock()
-	n1.waitState(t, "Ready{3}", isReady(3))
-	n1.wantPhases(t, "starting", "bootstrapping", "ready")
-	n1.wantGauge(t, otellifecycle.Ready)
+	stall.Release()
+	n1.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+	n1.WantPhases(t, "starting", "bootstrapping", "ready")
+	n1.WantGauge(t, otellifecycle.Ready)
 }
