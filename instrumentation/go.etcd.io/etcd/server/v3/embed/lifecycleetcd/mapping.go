@@ -1,29 +1,29 @@
 package lifecycleetcd
 
 import (
-	"fmt"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/types"
 
+	"github.com/lifecyclekit/lifecycle/internal/engine"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
-// Failure reasons. They are part of the contract (alerts match them), like
-// the tracker's Detail texts; the first is every Raft engine module's.
+// Failure reasons of this module. They are part of the contract (alerts
+// match them), like the tracker's Detail texts; the others are every Raft
+// engine module's (engine.ReasonRemoved, engine.LeaderlessReason).
 const (
-	reasonRemoved = "removed from the configuration"
 	reasonStopped = "etcd server stopped"
-	reasonService = "failed by the service"
 	// reasonErrPrefix comes before the text of an error etcd reports
 	// through Etcd.Err.
 	reasonErrPrefix = "etcd: "
 )
 
-// facts is everything the mapping looks at: what the server reported and
-// what the service asked for. The Observer keeps one, under its mutex,
-// and derive turns it into a phase. Keeping the mapping a pure function of
-// facts is what makes it one table (the package documentation's).
+// facts is what the mapping looks at besides the service's
+// engine.Intents: what the server reported. The Observer's engine.Driver
+// keeps them, under its mutex, and derive turns them into a phase.
+// Keeping the mapping a pure function of the facts is what makes it one
+// table (the package documentation's).
 type facts struct {
 	// From the server, once, in Observe.
 	restart    bool // the member had served before: its client URLs were in the data dir
@@ -44,42 +44,39 @@ type facts struct {
 	learners     int  // learner members
 	changes      int64
 	err          string // the first error etcd reported through Etcd.Err
-
-	// From the service, through the Observer's helpers.
-	leaving  bool   // Leave was called
-	stopping bool   // Shutdown was called
-	failed   string // Fail was called, and Recover not since: the reason
 }
 
-// derive returns the phase the facts mean, and hold = true when they mean
-// "keep the phase as it is" (a leader election shorter than the leaderless
-// timeout). The order of the cases is the precedence documented in the
-// package documentation; keep the two in step.
-func derive(f *facts, now time.Time, leaderless time.Duration) (s otellifecycle.State, hold bool) {
+// derive returns the phase the facts and the service's intents mean, and
+// hold = true when they mean "keep the phase as it is" (a leader election
+// shorter than the leaderless timeout). The order of the cases is the
+// precedence documented in the package documentation; keep the two in
+// step.
+func derive(f *facts, in *engine.Intents, now time.Time, leaderless time.Duration) (s otellifecycle.State, hold bool) {
 	switch {
-	case f.stopping:
+	case in.Stopping:
 		return otellifecycle.StoppingState(), false
-	case (f.ending || f.down) && f.leaving:
+	case (f.ending || f.down) && in.Leaving:
 		return otellifecycle.StoppingState(), false
 	case f.down && f.removed:
-		return otellifecycle.FailedState(reasonRemoved), false
+		return otellifecycle.FailedState(engine.ReasonRemoved), false
 	case f.down:
 		return otellifecycle.FailedState(reasonStopped), false
-	case f.leaving:
+	case in.Leaving:
 		return otellifecycle.DrainingState(), false
-	case f.failed != "":
-		return otellifecycle.FailedState(f.failed), false
+	case in.Failed != "":
+		return otellifecycle.FailedState(in.Failed), false
 	case f.err != "":
 		return otellifecycle.FailedState(reasonErrPrefix + f.err), false
 	case f.removed:
-		return otellifecycle.FailedState(reasonRemoved), false
+		return otellifecycle.FailedState(engine.ReasonRemoved), false
 	case f.learner:
 		return otellifecycle.JoiningState(0), false
 	case f.ready && f.lead != 0:
 		return otellifecycle.ReadyState(f.voters), false
 	case f.ready:
 		if f.sawLeader && now.Sub(f.leaderLostAt) >= leaderless {
-			return otellifecycle.FailedState(leaderlessReason(leaderless, f.lastLeader)), false
+			// The last leader's member ID, as etcd writes it.
+			return otellifecycle.FailedState(engine.LeaderlessReason(leaderless, f.lastLeader.String())), false
 		}
 		return otellifecycle.State{}, true
 	case f.restart:
@@ -89,14 +86,6 @@ func derive(f *facts, now time.Time, leaderless time.Duration) (s otellifecycle.
 	default:
 		return otellifecycle.JoiningState(0), false
 	}
-}
-
-// leaderlessReason names the last leader (its member ID, as etcd writes
-// it) and how long the member has been without one. It says "more than"
-// the timeout rather than the exact time, so that the reason, and with it
-// the state, is the same at every evaluation.
-func leaderlessReason(timeout time.Duration, last types.ID) string {
-	return fmt.Sprintf("no leader for more than %v (last leader %s)", timeout, last)
 }
 
 // leaderlessDeadline is when derive will turn the facts into Failed if

@@ -3,8 +3,6 @@ package lifecycleetcd
 import (
 	"context"
 	"fmt"
-
-	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
 // The helpers in this file run what the service asks of the server (leave,
@@ -25,17 +23,14 @@ import (
 // reason becomes "failed by the service". A Failed member keeps its place
 // in the cluster.
 func (o *Observer) Fail(ctx context.Context, reason string) {
-	if reason == "" {
-		reason = reasonService
-	}
-	o.update(ctx, func(f *facts) { f.failed = otellifecycle.NormalizeReason(reason) })
+	o.d.Fail(ctx, reason)
 }
 
 // Recover ends what Fail began: the member shows what the server reports
 // again, at once (Ready{n} when it serves as a voter with a leader).
 // Without a Fail before, it does nothing.
 func (o *Observer) Recover(ctx context.Context) {
-	o.update(ctx, func(f *facts) { f.failed = "" })
+	o.d.Recover(ctx)
 }
 
 // Leave is the graceful start of a departure: it moves the tracker to
@@ -58,13 +53,9 @@ func (o *Observer) Recover(ctx context.Context) {
 // on with Shutdown. After Shutdown, Leave does nothing and returns
 // ErrClosed.
 func (o *Observer) Leave(ctx context.Context, remove func(ctx context.Context) error) error {
-	o.mu.Lock()
-	stopping := o.f.stopping
-	o.mu.Unlock()
-	if stopping {
-		return ErrClosed
+	if err := o.d.Leave(ctx); err != nil {
+		return err // ErrClosed, after Shutdown
 	}
-	o.update(ctx, func(f *facts) { f.leaving = true })
 	if err := o.e.Server.TryTransferLeadershipOnShutdown(); err != nil {
 		return fmt.Errorf("lifecycleetcd: Leave: leadership transfer: %w", err)
 	}
@@ -88,7 +79,7 @@ func (o *Observer) Leave(ctx context.Context, remove func(ctx context.Context) e
 // call's result.
 func (o *Observer) Shutdown() error {
 	o.shutdownOnce.Do(func() {
-		o.update(context.Background(), func(f *facts) { f.stopping = true })
+		o.d.Stop()
 		o.e.Close()
 	})
 	return o.Close()

@@ -8,9 +8,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/types"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/lifecyclekit/lifecycle/internal/engine"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -31,34 +33,21 @@ const errBuffer = 16
 // It is made by Observe and ended by Close (or Shutdown). Its methods are
 // safe for concurrent use.
 type Observer struct {
-	e   *embed.Etcd
-	t   *otellifecycle.Tracker
-	cfg config
+	e    *embed.Etcd
+	self types.ID // this member's ID
+	cfg  engine.Config
+	// d keeps the facts and the service's intents, moves the tracker to
+	// the phase they mean and runs the Observer's goroutines.
+	d   *engine.Driver[facts]
 	reg metric.Registration
 
 	// wake is the one-slot, latest-value-wins signal from the goroutine
 	// that reads Etcd.Err to the one that evaluates.
 	wake chan struct{}
-	done chan struct{} // closed by Close: the goroutines end
-	wg   sync.WaitGroup
 	errc chan error // Err's channel
 
 	reads, signals, errsDropped atomic.Uint64
 
-	// mu guards f and closed. It is held only to copy or update facts,
-	// never across a call into the server or the tracker, so a metric
-	// collection never waits on either.
-	mu     sync.Mutex
-	f      facts
-	closed bool
-
-	// applyMu serializes derive-and-Set, so that applied is the state this
-	// Observer last set and two evaluations never race each other's Set.
-	applyMu sync.Mutex
-	applied otellifecycle.State
-
-	closeOnce    sync.Once
-	closeErr     error
 	shutdownOnce sync.Once
 }
 
@@ -104,35 +93,35 @@ func Observe(e *embed.Etcd, t *otellifecycle.Tracker, opts ...Option) (*Observer
 		return nil, errors.New("lifecycleetcd: Observe: tracker is nil")
 	}
 	cfg := newConfig(opts)
-	if len(cfg.errs) > 0 {
-		return nil, errors.Join(cfg.errs...)
+	if err := cfg.Err(); err != nil {
+		return nil, err
 	}
 	o := &Observer{
-		e:       e,
-		t:       t,
-		cfg:     cfg,
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		errc:    make(chan error, errBuffer),
-		applied: t.Current(),
+		e:    e,
+		self: e.Server.MemberID(),
+		cfg:  cfg,
+		d:    engine.NewDriver(t, cfg, ErrClosed, engine.Mapping[facts]{Derive: derive, Deadline: leaderlessDeadline}),
+		wake: make(chan struct{}, 1),
+		errc: make(chan error, errBuffer),
 	}
 	// A member finds its own client URLs in the membership it starts with
 	// only when it recovered them from its data directory: it published
 	// them through Raft when it first served, in an earlier run. A new
 	// member's entry, made from the initial cluster, has peer URLs only.
-	if self := e.Server.Cluster().Member(e.Server.MemberID()); self != nil {
-		o.f.restart = len(self.ClientURLs) > 0
+	restart := false
+	if m := e.Server.Cluster().Member(o.self); m != nil {
+		restart = len(m.ClientURLs) > 0
 	}
-	o.f.newCluster = e.Config().ClusterState == embed.ClusterStateFlagNew
+	newCluster := e.Config().ClusterState == embed.ClusterStateFlagNew
+	o.d.Change(func(f *facts, _ *engine.Intents) { f.restart, f.newCluster = restart, newCluster })
 	var err error
-	if o.reg, err = o.registerMetrics(); err != nil {
-		return nil, fmt.Errorf("lifecycleetcd: Observe: %w", err)
+	if o.reg, err = o.registerMetrics(t); err != nil {
+		return nil, fmt.Errorf("lifecycleetcd: Observe: registering the Raft instruments: %w", err)
 	}
 	o.refresh()
-	o.evaluate(context.Background())
-	o.wg.Add(2)
-	go o.run()
-	go o.forwardErrs()
+	o.d.Evaluate(context.Background())
+	o.d.Go(o.run)
+	o.d.Go(o.forwardErrs)
 	return o, nil
 }
 
@@ -157,21 +146,7 @@ func (o *Observer) Stats() Stats {
 // first one's result, an error only when the instruments could not be
 // unregistered.
 func (o *Observer) Close() error {
-	o.closeOnce.Do(func() {
-		// Under applyMu, so that an evaluation in progress finishes its
-		// Set before Close returns, and none starts after it.
-		o.applyMu.Lock()
-		o.mu.Lock()
-		o.closed = true
-		o.mu.Unlock()
-		o.applyMu.Unlock()
-		close(o.done)
-		o.wg.Wait()
-		if err := o.reg.Unregister(); err != nil {
-			o.closeErr = fmt.Errorf("lifecycleetcd: Close: %w", err)
-		}
-	})
-	return o.closeErr
+	return o.d.Close(o.reg)
 }
 
 // run is the Observer's main goroutine: it turns the server's
@@ -179,18 +154,14 @@ func (o *Observer) Close() error {
 // evaluations. Each notification channel is taken before the read it
 // prompts, so a change after the read closes a channel already held.
 func (o *Observer) run() {
-	defer o.wg.Done()
 	s := o.e.Server
 	ready, stopping, stopped := s.ReadyNotify(), s.StoppingNotify(), s.StopNotify()
 	leader := s.LeaderChangedNotify()
-	tick := time.NewTicker(o.cfg.poll)
-	defer tick.Stop()
-	deadline := time.NewTimer(time.Hour)
-	deadline.Stop()
-	defer deadline.Stop()
+	clock := engine.NewClock(o.cfg.PollInterval)
+	defer clock.Stop()
 	for {
 		select {
-		case <-o.done:
+		case <-o.d.Done():
 			return
 		case <-ready:
 			ready = nil // closed for good
@@ -205,21 +176,12 @@ func (o *Observer) run() {
 			leader = s.LeaderChangedNotify()
 			o.signals.Add(1)
 		case <-o.wake:
-		case <-tick.C:
-		case <-deadline.C:
+		case <-clock.Poll():
+		case <-clock.Deadline():
 		}
 		o.refresh()
-		o.evaluate(context.Background())
-
-		o.mu.Lock()
-		at := leaderlessDeadline(&o.f, o.cfg.leaderless)
-		o.mu.Unlock()
-		// Arm the deadline only while it is ahead: once it has passed, this
-		// evaluation has already turned it into Failed.
-		deadline.Stop()
-		if wait := time.Until(at); !at.IsZero() && wait > 0 {
-			deadline.Reset(wait)
-		}
+		o.d.Evaluate(context.Background())
+		clock.Arm(o.d.Deadline())
 	}
 }
 
@@ -229,11 +191,10 @@ func (o *Observer) run() {
 // the Observer does. etcd's serving goroutines wait to hand their error
 // over; this goroutine takes it at once, whatever the tracker does.
 func (o *Observer) forwardErrs() {
-	defer o.wg.Done()
 	defer close(o.errc)
 	for {
 		select {
-		case <-o.done:
+		case <-o.d.Done():
 			return
 		case err, ok := <-o.e.Err():
 			if !ok {
@@ -248,11 +209,11 @@ func (o *Observer) forwardErrs() {
 			default:
 				o.errsDropped.Add(1)
 			}
-			o.mu.Lock()
-			if o.f.err == "" {
-				o.f.err = otellifecycle.NormalizeReason(err.Error())
-			}
-			o.mu.Unlock()
+			o.d.Change(func(f *facts, _ *engine.Intents) {
+				if f.err == "" {
+					f.err = otellifecycle.NormalizeReason(err.Error())
+				}
+			})
 			select {
 			case o.wake <- struct{}{}:
 			default:
@@ -272,8 +233,7 @@ func (o *Observer) refresh() {
 	ending := down || isClosed(s.StoppingNotify())
 	ready := isClosed(s.ReadyNotify())
 	lead := s.Leader()
-	self := s.MemberID()
-	removed := s.IsIDRemoved(uint64(self))
+	removed := s.IsIDRemoved(uint64(o.self))
 	var voters, learners int
 	member, learner := false, false
 	for _, m := range s.Cluster().Members() {
@@ -282,37 +242,36 @@ func (o *Observer) refresh() {
 		} else {
 			voters++
 		}
-		if m.ID == self {
+		if m.ID == o.self {
 			member, learner = true, m.IsLearner
 		}
 	}
 	o.reads.Add(1)
 	now := time.Now()
-
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	f := &o.f
 	if down {
 		lead = 0 // a stopped server keeps its last leader; it has none
 	}
-	// A leader change, as etcd counts them (etcd_server_leader_changes_seen_total):
-	// a leader that is not the one known before, after another or after none.
-	if lead != 0 && lead != f.lead {
-		f.changes++
-	}
-	switch {
-	case lead != 0:
-		f.sawLeader, f.lastLeader = true, lead
-	case f.lead != 0:
-		f.leaderLostAt = now
-	}
-	f.lead = lead
-	f.ending = f.ending || ending
-	f.down = f.down || down
-	f.ready = f.ready || ready
-	f.member, f.learner = member, learner
-	f.removed = f.removed || removed
-	f.voters, f.learners = voters, learners
+
+	o.d.Change(func(f *facts, _ *engine.Intents) {
+		// A leader change, as etcd counts them (etcd_server_leader_changes_seen_total):
+		// a leader that is not the one known before, after another or after none.
+		if lead != 0 && lead != f.lead {
+			f.changes++
+		}
+		switch {
+		case lead != 0:
+			f.sawLeader, f.lastLeader = true, lead
+		case f.lead != 0:
+			f.leaderLostAt = now
+		}
+		f.lead = lead
+		f.ending = f.ending || ending
+		f.down = f.down || down
+		f.ready = f.ready || ready
+		f.member, f.learner = member, learner
+		f.removed = f.removed || removed
+		f.voters, f.learners = voters, learners
+	})
 }
 
 // isClosed says whether ch, a channel that is only ever closed, is.
@@ -323,35 +282,4 @@ func isClosed(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-// evaluate derives the phase from the facts and moves the tracker there
-// if it is not where this Observer last put it. ctx is the transition's
-// context (the caller's, for the helpers).
-func (o *Observer) evaluate(ctx context.Context) {
-	o.applyMu.Lock()
-	defer o.applyMu.Unlock()
-	o.mu.Lock()
-	if o.closed {
-		o.mu.Unlock()
-		return
-	}
-	s, hold := derive(&o.f, time.Now(), o.cfg.leaderless)
-	o.mu.Unlock()
-	if hold || s == o.applied {
-		return
-	}
-	// The tracker reports its own errors (a policy's rejection, a closed
-	// tracker) through otel.Handle; whatever it said, this is the state
-	// asked for, and asking again at every poll would only repeat them.
-	_ = o.t.Set(ctx, s)
-	o.applied = s
-}
-
-// update changes the facts under the mutex, then evaluates.
-func (o *Observer) update(ctx context.Context, change func(f *facts)) {
-	o.mu.Lock()
-	change(&o.f)
-	o.mu.Unlock()
-	o.evaluate(ctx)
 }

@@ -1,12 +1,12 @@
 package lifecycleetcd
 
 import (
-	"fmt"
-	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/lifecyclekit/lifecycle/internal/engine"
 )
 
 // Defaults of the options.
@@ -19,19 +19,11 @@ const (
 	DefaultPollInterval = time.Second
 )
 
-// config is what the options build; see newConfig for its defaults.
-type config struct {
-	leaderless    time.Duration
-	poll          time.Duration
-	meterProvider metric.MeterProvider // nil: the tracker's
-	attrs         []attribute.KeyValue // added to the tracker's
-	errs          []error              // one per invalid option, naming it
-}
-
-// newConfig applies opts to the defaults. Invalid options are collected in
-// errs, for Observe to return.
-func newConfig(opts []Option) config {
-	c := config{leaderless: DefaultLeaderlessTimeout, poll: DefaultPollInterval}
+// newConfig applies opts to the defaults. Invalid options are collected,
+// for Observe to return (engine.Config.Err).
+func newConfig(opts []Option) engine.Config {
+	c := engine.NewConfig("lifecycleetcd")
+	c.LeaderlessTimeout, c.PollInterval = DefaultLeaderlessTimeout, DefaultPollInterval
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
@@ -45,18 +37,12 @@ func newConfig(opts []Option) config {
 // an error that names the option; none is ignored or corrected. The
 // interface is sealed: only this package's With* functions make Options.
 type Option interface {
-	apply(config) config
+	apply(engine.Config) engine.Config
 }
 
-type optionFunc func(config) config
+type optionFunc func(engine.Config) engine.Config
 
-func (f optionFunc) apply(c config) config { return f(c) }
-
-// invalid records the error of an invalid option.
-func (c config) invalid(format string, args ...any) config {
-	c.errs = append(slices.Clip(c.errs), fmt.Errorf("lifecycleetcd: "+format, args...))
-	return c
-}
+func (f optionFunc) apply(c engine.Config) engine.Config { return f(c) }
 
 // WithLeaderlessTimeout sets how long a member that has been Ready may go
 // without a leader (an election, a partition, a lost quorum) before it is
@@ -64,13 +50,7 @@ func (c config) invalid(format string, args ...any) config {
 // an outage. d must be > 0; the default is DefaultLeaderlessTimeout
 // (10 s, ten of etcd's default election timeouts).
 func WithLeaderlessTimeout(d time.Duration) Option {
-	return optionFunc(func(c config) config {
-		if d <= 0 {
-			return c.invalid("WithLeaderlessTimeout: must be > 0, got %v", d)
-		}
-		c.leaderless = d
-		return c
-	})
+	return optionFunc(engine.LeaderlessTimeout(d))
 }
 
 // WithPollInterval sets how often the Observer reads the server's
@@ -79,32 +59,19 @@ func WithLeaderlessTimeout(d time.Duration) Option {
 // stop, but not membership changes: those are seen at a poll. d must be
 // > 0; the default is DefaultPollInterval (1 s).
 func WithPollInterval(d time.Duration) Option {
-	return optionFunc(func(c config) config {
-		if d <= 0 {
-			return c.invalid("WithPollInterval: must be > 0, got %v", d)
-		}
-		c.poll = d
-		return c
-	})
+	return optionFunc(engine.PollInterval(d))
 }
 
 // WithMeterProvider sends the Raft instruments (see the package
 // documentation) to p instead of the tracker's MeterProvider. Nil means
 // the default, the tracker's.
 func WithMeterProvider(p metric.MeterProvider) Option {
-	return optionFunc(func(c config) config {
-		c.meterProvider = p
-		return c
-	})
+	return optionFunc(engine.MeterProvider(p))
 }
 
 // WithAttributes adds attributes to every point of the Raft instruments,
 // after the tracker's own (Tracker.Attributes): to tell apart the etcd
 // servers of one process, for example.
 func WithAttributes(attrs ...attribute.KeyValue) Option {
-	attrs = slices.Clone(attrs)
-	return optionFunc(func(c config) config {
-		c.attrs = append(slices.Clone(c.attrs), attrs...)
-		return c
-	})
+	return optionFunc(engine.Attributes(attrs))
 }
