@@ -1,10 +1,8 @@
 package lifecycleetcd_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -18,12 +16,11 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/types"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.opentelemetry.io/otel/attribute"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/zap"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/go.etcd.io/etcd/server/v3/embed/lifecycleetcd"
 	"github.com/lifecyclekit/lifecycle/internal/testsupport"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -49,14 +46,12 @@ type member struct {
 	peerURL   url.URL
 	clientURL url.URL
 
-	e         *embed.Etcd
-	tracker   *otellifecycle.Tracker
-	reader    *sdkmetric.ManualReader // the tracker's and the Observer's metrics
-	obs       *lifecycleetcd.Observer
-	started   time.Time     // when Observe returned
-	startTook time.Duration // how long embed.StartEtcd took
-	close     func()        // closes etcd, unless it is closed already
-	shutdown  func() error  // obs.Shutdown, which closes etcd, unless it is closed already
+	enginetest.Node // its tracker and metrics, named by its name; Started when Observe returned
+	e               *embed.Etcd
+	obs             *lifecycleetcd.Observer
+	startTook       time.Duration // how long embed.StartEtcd took
+	close           func()        // closes etcd, unless it is closed already
+	shutdown        func() error  // obs.Shutdown, which closes etcd, unless it is closed already
 }
 
 // cluster is a set of members on loopback ports in one process.
@@ -186,40 +181,33 @@ func (c *cluster) run(m *member, initial, state string, opts ...memberOptions) {
 		o.tracker = append(o.tracker, x.tracker...)
 		o.observer = append(o.observer, x.observer...)
 	}
-	m.reader = sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(m.reader))
-	tracker, err := otellifecycle.New(append([]otellifecycle.Option{
-		otellifecycle.WithMeterProvider(mp),
-		otellifecycle.WithLogger(slog.New(slog.DiscardHandler)),
-		otellifecycle.WithAttributes(attribute.String("node.id", m.name)),
-	}, o.tracker...)...)
-	if err != nil {
+	m.Node = enginetest.Node{Name: m.name, Attrs: []attribute.KeyValue{attribute.String("node.id", m.name)}, WaitFor: waitFor}
+	if err := m.Open(o.tracker...); err != nil {
 		t.Error(err)
 		return
 	}
-	m.tracker = tracker
 	began := time.Now()
 	e, err := embed.StartEtcd(config(m, initial, state))
 	m.startTook = time.Since(began)
 	if err != nil {
 		t.Errorf("%s: StartEtcd: %v", m.name, err)
-		_ = tracker.Close()
+		m.Close(t)
 		return
 	}
 	// etcd's Close panics when called twice; Shutdown calls it.
 	var once sync.Once
 	m.e, m.close = e, func() { once.Do(e.Close) }
-	m.obs, err = lifecycleetcd.Observe(e, tracker, append([]lifecycleetcd.Option{
+	m.obs, err = lifecycleetcd.Observe(e, m.Tracker, append([]lifecycleetcd.Option{
 		lifecycleetcd.WithLeaderlessTimeout(leaderless),
 		lifecycleetcd.WithPollInterval(poll),
 	}, o.observer...)...)
 	if err != nil {
 		t.Errorf("%s: Observe: %v", m.name, err)
 		m.close()
-		_ = tracker.Close()
+		m.Close(t)
 		return
 	}
-	m.started = time.Now()
+	m.Started = time.Now()
 	m.shutdown = func() error {
 		err := ErrNotShutDown
 		once.Do(func() { err = m.obs.Shutdown() })
@@ -230,10 +218,7 @@ func (c *cluster) run(m *member, initial, state string, opts ...memberOptions) {
 			t.Errorf("%s: Observer.Close: %v", m.name, err)
 		}
 		m.close()
-		if err := tracker.Close(); err != nil {
-			t.Errorf("%s: tracker.Close: %v", m.name, err)
-		}
-		_ = mp.Shutdown(context.Background())
+		m.Close(t)
 	})
 	c.mu.Lock()
 	c.members = append(c.members, m)
@@ -309,30 +294,6 @@ func (c *cluster) eventually(what string, cond func() bool) {
 // id is m's member ID.
 func (m *member) id() types.ID { return m.e.Server.MemberID() }
 
-// isReady matches Ready{nodes}.
-func isReady(nodes int) func(otellifecycle.State) bool {
-	return func(s otellifecycle.State) bool { return s == otellifecycle.ReadyState(nodes) }
-}
-
-// isPhase matches any state of phase p.
-func isPhase(p otellifecycle.Phase) func(otellifecycle.State) bool {
-	return func(s otellifecycle.State) bool { return s.Phase == p }
-}
-
-// waitState waits, within waitFor, until m's tracker satisfies until.
-func (m *member) waitState(t testing.TB, what string, until func(otellifecycle.State) bool) otellifecycle.State {
-	t.Helper()
-	return testsupport.WaitState(t, m.tracker, m.name+": "+what, waitFor, until)
-}
-
-// waitAll waits until every member is what until says.
-func waitAll(t testing.TB, what string, until func(otellifecycle.State) bool, members ...*member) {
-	t.Helper()
-	for _, m := range members {
-		m.waitState(t, what, until)
-	}
-}
-
 // waitLeaderOtherThan waits until m's server knows a leader that is not
 // old and returns when it did.
 func (m *member) waitLeaderOtherThan(t testing.TB, old types.ID) time.Time {
@@ -342,150 +303,4 @@ func (m *member) waitLeaderOtherThan(t testing.TB, old types.ID) time.Time {
 		return l != 0 && l != old
 	})
 	return time.Now()
-}
-
-// short writes a state as the tests compare it: the label, with its
-// payload after a colon ("joining:0", "ready:3", "failed:<reason>").
-func short(s otellifecycle.State) string {
-	switch s.Phase {
-	case otellifecycle.Joining:
-		return fmt.Sprintf("joining:%d", s.Attempt)
-	case otellifecycle.Ready:
-		return fmt.Sprintf("ready:%d", s.Nodes)
-	case otellifecycle.Failed:
-		return "failed:" + s.Reason
-	}
-	return s.Label()
-}
-
-// states is the tracker's whole path, from its initial Starting.
-func (m *member) states(t testing.TB) []string {
-	t.Helper()
-	h := m.tracker.History()
-	if len(h) == 0 {
-		return []string{short(m.tracker.Current())}
-	}
-	if h[0].Seq != 1 {
-		t.Fatalf("%s: history starts at seq %d: longer than the history kept", m.name, h[0].Seq)
-	}
-	out := []string{short(h[0].From)}
-	for _, tr := range h {
-		out = append(out, short(tr.To))
-	}
-	return out
-}
-
-func (m *member) wantStates(t testing.TB, want ...string) {
-	t.Helper()
-	if got := m.states(t); !slices.Equal(got, want) {
-		t.Errorf("%s: states %q, want %q", m.name, got, want)
-	}
-}
-
-// timeline writes the history with times relative to since (or to the
-// member's start), for the logs of the scenarios.
-func (m *member) timeline(since time.Time) string {
-	if since.IsZero() {
-		since = m.started
-	}
-	var b strings.Builder
-	for _, tr := range m.tracker.History() {
-		fmt.Fprintf(&b, " [%+.3fs %s]", tr.At.Sub(since).Seconds(), short(tr.To))
-	}
-	return b.String()
-}
-
-// notReadyAfter is how long m's tracker was not Ready between since and
-// until, from its history.
-func (m *member) notReadyAfter(since, until time.Time) time.Duration {
-	ready := false
-	for _, tr := range m.tracker.History() {
-		if tr.At.After(since) {
-			break
-		}
-		ready = tr.To.IsReady()
-	}
-	var total time.Duration
-	from := since
-	for _, tr := range m.tracker.History() {
-		if !tr.At.After(since) || tr.At.After(until) {
-			continue
-		}
-		if !ready {
-			total += tr.At.Sub(from)
-		}
-		ready, from = tr.To.IsReady(), tr.At
-	}
-	if !ready {
-		total += until.Sub(from)
-	}
-	return total
-}
-
-// enteredAt returns when m's tracker first entered phase p after since.
-func (m *member) enteredAt(p otellifecycle.Phase, since time.Time) (time.Time, otellifecycle.State, bool) {
-	for _, tr := range m.tracker.History() {
-		if tr.At.After(since) && tr.To.Phase == p {
-			return tr.At, tr.To, true
-		}
-	}
-	return time.Time{}, otellifecycle.State{}, false
-}
-
-// wantGauge checks the tracker's one-hot state gauge.
-func (m *member) wantGauge(t testing.TB, want otellifecycle.Phase) {
-	t.Helper()
-	testsupport.WantStateGauge(t, m.reader, want, attribute.String("node.id", m.name))
-}
-
-// collect reads every metric of m's meter provider.
-func (m *member) collect(t testing.TB) metricdata.ResourceMetrics {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := m.reader.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	return rm
-}
-
-// raftMetrics collects the Raft instruments of reader, checking their
-// scope's name and version.
-func raftMetrics(t testing.TB, reader *sdkmetric.ManualReader) map[string]metricdata.Metrics {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(t.Context(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]metricdata.Metrics{}
-	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != lifecycleetcd.ScopeName {
-			continue
-		}
-		if sm.Scope.Version != otellifecycle.Version {
-			t.Fatalf("scope version %q, want %q", sm.Scope.Version, otellifecycle.Version)
-		}
-		for _, x := range sm.Metrics {
-			out[x.Name] = x
-		}
-	}
-	return out
-}
-
-// point is the value of the first point of reader's Raft instrument name
-// (for servers, of suffrage, when given), or -1 when there is none.
-func point(t testing.TB, reader *sdkmetric.ManualReader, name string, suffrage ...string) int64 {
-	t.Helper()
-	var pts []metricdata.DataPoint[int64]
-	switch d := raftMetrics(t, reader)[name].Data.(type) {
-	case metricdata.Gauge[int64]:
-		pts = d.DataPoints
-	case metricdata.Sum[int64]:
-		pts = d.DataPoints
-	}
-	for _, p := range pts {
-		if v, ok := p.Attributes.Value("suffrage"); len(suffrage) == 0 || (ok && v.AsString() == suffrage[0]) {
-			return p.Value
-		}
-	}
-	return -1
 }

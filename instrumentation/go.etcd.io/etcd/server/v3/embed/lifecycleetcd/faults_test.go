@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/go.etcd.io/etcd/server/v3/embed/lifecycleetcd"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -19,12 +20,12 @@ import (
 func TestStoppedLeaderSurvivorsStayReady(t *testing.T) {
 	c := newCluster(t)
 	ms := c.bootstrap(names(3))
-	waitAll(t, "Ready{3}", isReady(3), ms...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), ms...)
 	l := c.leader()
 	survivors := c.others(l)
 	changes := map[string]int64{}
 	for _, m := range survivors {
-		changes[m.name] = point(t, m.reader, "cluster.lifecycle.raft.leader.changes")
+		changes[m.name] = instruments.Point(t, m.Reader, "cluster.lifecycle.raft.leader.changes")
 	}
 
 	stopped := time.Now()
@@ -33,8 +34,8 @@ func TestStoppedLeaderSurvivorsStayReady(t *testing.T) {
 		knew := m.waitLeaderOtherThan(t, l.id())
 		t.Logf("%s knew the new leader %v after the leader stopped", m.name, knew.Sub(stopped).Round(time.Millisecond))
 	}
-	l.waitState(t, "Failed", isPhase(otellifecycle.Failed))
-	at, s, _ := l.enteredAt(otellifecycle.Failed, stopped)
+	l.WaitState(t, "Failed", enginetest.IsPhase(otellifecycle.Failed))
+	at, s, _ := l.EnteredAt(otellifecycle.Failed, stopped)
 	if s != otellifecycle.FailedState("etcd server stopped") {
 		t.Errorf("stopped leader: %v, want failed: etcd server stopped", s)
 	}
@@ -43,12 +44,12 @@ func TestStoppedLeaderSurvivorsStayReady(t *testing.T) {
 
 	time.Sleep(3 * poll)
 	for _, m := range survivors {
-		if d := m.notReadyAfter(stopped, time.Now()); d != 0 {
-			t.Errorf("%s: not Ready for %v after the leader stopped:%s", m.name, d, m.timeline(stopped))
+		if d := m.NotReadyAfter(stopped, time.Now()); d != 0 {
+			t.Errorf("%s: not Ready for %v after the leader stopped:%s", m.name, d, m.Timeline(stopped))
 		}
-		m.wantStates(t, "starting", "bootstrapping", "ready:3")
+		m.WantStates(t, "starting", "bootstrapping", "ready:3")
 		c.eventually(m.name+" counting the new leader", func() bool {
-			return point(t, m.reader, "cluster.lifecycle.raft.leader.changes") > changes[m.name]
+			return instruments.Point(t, m.Reader, "cluster.lifecycle.raft.leader.changes") > changes[m.name]
 		})
 	}
 }
@@ -60,7 +61,7 @@ func TestStoppedLeaderSurvivorsStayReady(t *testing.T) {
 func TestQuorumLostFailsAfterTimeoutAndRecovers(t *testing.T) {
 	c := newCluster(t)
 	ms := c.bootstrap(names(3))
-	waitAll(t, "Ready{3}", isReady(3), ms...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), ms...)
 	l := c.leader()
 	survivor := c.others(l)[0]
 	follower := c.others(survivor)[0]
@@ -72,8 +73,8 @@ func TestQuorumLostFailsAfterTimeoutAndRecovers(t *testing.T) {
 	follower.crash()
 	lost := time.Now()
 	l.crash()
-	survivor.waitState(t, "Failed", isPhase(otellifecycle.Failed))
-	at, s, _ := survivor.enteredAt(otellifecycle.Failed, lost)
+	survivor.WaitState(t, "Failed", enginetest.IsPhase(otellifecycle.Failed))
+	at, s, _ := survivor.EnteredAt(otellifecycle.Failed, lost)
 	want := otellifecycle.FailedState(fmt.Sprintf("no leader for more than %v (last leader %s)", leaderless, l.id()))
 	if s != want {
 		t.Errorf("survivor: %v, want %v", s, want)
@@ -88,12 +89,12 @@ func TestQuorumLostFailsAfterTimeoutAndRecovers(t *testing.T) {
 	for _, m := range gone {
 		restarted = append(restarted, c.restart(m))
 	}
-	survivor.waitState(t, "Ready{3}", isReady(3))
-	waitAll(t, "Ready{3}", isReady(3), restarted...)
-	at, _, _ = survivor.enteredAt(otellifecycle.Ready, back)
-	t.Logf("survivor %s Ready %v after the restarts began:%s", survivor.name, at.Sub(back).Round(time.Millisecond), survivor.timeline(lost))
+	survivor.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), restarted...)
+	at, _, _ = survivor.EnteredAt(otellifecycle.Ready, back)
+	t.Logf("survivor %s Ready %v after the restarts began:%s", survivor.name, at.Sub(back).Round(time.Millisecond), survivor.Timeline(lost))
 	for _, m := range restarted {
-		m.wantStates(t, "starting", "restarting", "ready:3")
+		m.WantStates(t, "starting", "restarting", "ready:3")
 	}
 }
 
@@ -103,7 +104,7 @@ func TestQuorumLostFailsAfterTimeoutAndRecovers(t *testing.T) {
 func TestRemovedMemberIsFailed(t *testing.T) {
 	c := newCluster(t)
 	ms := c.bootstrap(names(3))
-	waitAll(t, "Ready{3}", isReady(3), ms...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), ms...)
 	f := c.others(c.leader())[0]
 
 	c.eventually("the member removed", func() bool {
@@ -116,8 +117,8 @@ func TestRemovedMemberIsFailed(t *testing.T) {
 		_, err := l.e.Server.RemoveMember(ctx, uint64(f.id()))
 		return err == nil
 	})
-	f.waitState(t, "Failed", isPhase(otellifecycle.Failed))
-	waitAll(t, "Ready{2}", isReady(2), c.others(f)...)
+	f.WaitState(t, "Failed", enginetest.IsPhase(otellifecycle.Failed))
+	enginetest.WaitAll(t, "Ready{2}", enginetest.IsReady(2), c.others(f)...)
 	select {
 	case <-f.e.Server.StopNotify(): // etcd stops a removed member by itself
 	case <-time.After(waitFor):
@@ -132,7 +133,7 @@ func TestRemovedMemberIsFailed(t *testing.T) {
 	if !applied {
 		want = []string{"starting", "bootstrapping", "ready:3", "failed:etcd server stopped"}
 	}
-	f.wantStates(t, want...)
+	f.WantStates(t, want...)
 	t.Logf("%s applied its removal: %v", f.name, applied)
 }
 
@@ -144,7 +145,7 @@ func TestLeaveThenRemovalIsDrainingThenStopping(t *testing.T) {
 		t.Run(who, func(t *testing.T) {
 			c := newCluster(t)
 			ms := c.bootstrap(names(3))
-			waitAll(t, "Ready{3}", isReady(3), ms...)
+			enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), ms...)
 			m := c.leader()
 			if who == "follower" {
 				m = c.others(m)[0]
@@ -177,9 +178,9 @@ func TestLeaveThenRemovalIsDrainingThenStopping(t *testing.T) {
 			if who == "leader" && m.e.Server.Leader() == m.id() {
 				t.Error("the leader leads after Leave")
 			}
-			m.waitState(t, "Stopping", isPhase(otellifecycle.Stopping))
-			m.wantStates(t, "starting", "bootstrapping", "ready:3", "draining", "stopping")
-			waitAll(t, "Ready{2}", isReady(2), others...)
+			m.WaitState(t, "Stopping", enginetest.IsPhase(otellifecycle.Stopping))
+			m.WantStates(t, "starting", "bootstrapping", "ready:3", "draining", "stopping")
+			enginetest.WaitAll(t, "Ready{2}", enginetest.IsReady(2), others...)
 		})
 	}
 }
@@ -188,7 +189,7 @@ func TestLeaveThenRemovalIsDrainingThenStopping(t *testing.T) {
 func TestShutdownIsStopping(t *testing.T) {
 	c := newCluster(t)
 	m := c.bootstrap(names(1))[0]
-	m.waitState(t, "Ready{1}", isReady(1))
+	m.WaitState(t, "Ready{1}", enginetest.IsReady(1))
 	if err := m.shutdown(); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +199,7 @@ func TestShutdownIsStopping(t *testing.T) {
 	if err := m.obs.Leave(t.Context(), nil); !errors.Is(err, lifecycleetcd.ErrClosed) {
 		t.Errorf("Leave after Shutdown: %v, want ErrClosed", err)
 	}
-	m.wantStates(t, "starting", "bootstrapping", "ready:1", "stopping")
+	m.WantStates(t, "starting", "bootstrapping", "ready:1", "stopping")
 	if m.running() {
 		t.Error("the server runs after Shutdown")
 	}
@@ -210,14 +211,14 @@ func TestShutdownIsStopping(t *testing.T) {
 func TestEtcdErrorIsFailedAndPassedOn(t *testing.T) {
 	c := newCluster(t)
 	m := c.bootstrap(names(1))[0]
-	m.waitState(t, "Ready{1}", isReady(1))
+	m.WaitState(t, "Ready{1}", enginetest.IsReady(1))
 	for _, l := range m.e.Clients {
 		_ = l.Close()
 	}
 	select {
 	case err := <-m.obs.Err():
 		t.Logf("etcd reported: %v", err)
-		s := m.waitState(t, "Failed", isPhase(otellifecycle.Failed))
+		s := m.WaitState(t, "Failed", enginetest.IsPhase(otellifecycle.Failed))
 		if !strings.HasPrefix(s.Reason, "etcd: ") || !strings.Contains(s.Reason, err.Error()) {
 			t.Errorf("Failed{%q}, want etcd: %v", s.Reason, err)
 		}
@@ -231,12 +232,12 @@ func TestEtcdErrorIsFailedAndPassedOn(t *testing.T) {
 func TestServiceFailHoldsUntilRecover(t *testing.T) {
 	c := newCluster(t)
 	ms := c.bootstrap(names(3))
-	waitAll(t, "Ready{3}", isReady(3), ms...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), ms...)
 	l := c.leader()
 	f := c.others(l)[0]
 
 	f.obs.Fail(t.Context(), "disk full")
-	if got := f.tracker.Current(); got != otellifecycle.FailedState("disk full") {
+	if got := f.Tracker.Current(); got != otellifecycle.FailedState("disk full") {
 		t.Fatalf("after Fail: %v", got)
 	}
 	if err := l.e.Server.MoveLeader(t.Context(), uint64(l.id()), uint64(f.id())); err != nil {
@@ -244,15 +245,15 @@ func TestServiceFailHoldsUntilRecover(t *testing.T) {
 	}
 	f.waitLeaderOtherThan(t, l.id())
 	time.Sleep(3 * poll)
-	if got := f.tracker.Current(); got != otellifecycle.FailedState("disk full") {
+	if got := f.Tracker.Current(); got != otellifecycle.FailedState("disk full") {
 		t.Fatalf("Fail did not hold through a leader change: %v", got)
 	}
 	f.obs.Recover(t.Context())
-	if got := f.tracker.Current(); got != otellifecycle.ReadyState(3) {
+	if got := f.Tracker.Current(); got != otellifecycle.ReadyState(3) {
 		t.Fatalf("after Recover: %v, want Ready{3} at once", got)
 	}
 	f.obs.Fail(t.Context(), "")
-	if got := f.tracker.Current(); got != otellifecycle.FailedState("failed by the service") {
+	if got := f.Tracker.Current(); got != otellifecycle.FailedState("failed by the service") {
 		t.Fatalf("Fail with no reason: %v", got)
 	}
 }

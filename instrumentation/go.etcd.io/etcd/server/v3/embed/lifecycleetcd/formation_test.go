@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/membership"
 
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -17,11 +18,11 @@ import (
 func TestNewClusterIsBootstrappingThenReady(t *testing.T) {
 	c := newCluster(t)
 	ms := c.bootstrap(names(3))
-	waitAll(t, "Ready{3}", isReady(3), ms...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), ms...)
 	for _, m := range ms {
-		m.wantStates(t, "starting", "bootstrapping", "ready:3")
-		m.wantGauge(t, otellifecycle.Ready)
-		t.Logf("%s: StartEtcd took %v, then:%s", m.name, m.startTook.Round(time.Millisecond), m.timeline(time.Time{}))
+		m.WantStates(t, "starting", "bootstrapping", "ready:3")
+		m.WantGauge(t, otellifecycle.Ready)
+		t.Logf("%s: StartEtcd took %v, then:%s", m.name, m.startTook.Round(time.Millisecond), m.Timeline(time.Time{}))
 	}
 }
 
@@ -31,23 +32,23 @@ func TestNewClusterIsBootstrappingThenReady(t *testing.T) {
 func TestRestartOnItsDataIsRestartingThenReady(t *testing.T) {
 	c := newCluster(t)
 	ms := c.bootstrap(names(3))
-	waitAll(t, "Ready{3}", isReady(3), ms...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), ms...)
 
 	f := c.others(c.leader())[0]
 	f.crash()
-	f.waitState(t, "Failed", isPhase(otellifecycle.Failed))
-	f.wantStates(t, "starting", "bootstrapping", "ready:3", "failed:etcd server stopped")
+	f.WaitState(t, "Failed", enginetest.IsPhase(otellifecycle.Failed))
+	f.WantStates(t, "starting", "bootstrapping", "ready:3", "failed:etcd server stopped")
 	back := c.restart(f)
-	back.waitState(t, "Ready{3}", isReady(3))
-	back.wantStates(t, "starting", "restarting", "ready:3")
-	t.Logf("%s restarted: StartEtcd took %v, then:%s", back.name, back.startTook.Round(time.Millisecond), back.timeline(time.Time{}))
+	back.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+	back.WantStates(t, "starting", "restarting", "ready:3")
+	t.Logf("%s restarted: StartEtcd took %v, then:%s", back.name, back.startTook.Round(time.Millisecond), back.Timeline(time.Time{}))
 
 	var stopped []*member
 	for _, m := range c.live() {
 		if err := m.shutdown(); err != nil {
 			t.Fatal(err)
 		}
-		if got := m.tracker.Current(); got.Phase != otellifecycle.Stopping {
+		if got := m.Tracker.Current(); got.Phase != otellifecycle.Stopping {
 			t.Errorf("%s: %v after Shutdown, want Stopping", m.name, got)
 		}
 		stopped = append(stopped, m)
@@ -57,9 +58,9 @@ func TestRestartOnItsDataIsRestartingThenReady(t *testing.T) {
 		again = append(again, c.restart(m))
 	}
 	for _, m := range again {
-		m.waitState(t, "Ready{3}", isReady(3))
-		m.wantStates(t, "starting", "restarting", "ready:3")
-		t.Logf("%s restarted with the cluster: StartEtcd took %v, then:%s", m.name, m.startTook.Round(time.Millisecond), m.timeline(time.Time{}))
+		m.WaitState(t, "Ready{3}", enginetest.IsReady(3))
+		m.WantStates(t, "starting", "restarting", "ready:3")
+		t.Logf("%s restarted with the cluster: StartEtcd took %v, then:%s", m.name, m.startTook.Round(time.Millisecond), m.Timeline(time.Time{}))
 	}
 }
 
@@ -104,15 +105,15 @@ func (c *cluster) join(m *member, members ...*member) {
 func TestMemberJoiningTheClusterIsJoiningThenReady(t *testing.T) {
 	c := newCluster(t)
 	ms := c.bootstrap(names(3))
-	waitAll(t, "Ready{3}", isReady(3), ms...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), ms...)
 
 	m4 := c.newMember("m4")
 	c.addMember(m4, false)
 	c.join(m4, ms...)
-	m4.waitState(t, "Ready{4}", isReady(4))
-	m4.wantStates(t, "starting", "joining:0", "ready:4")
-	waitAll(t, "Ready{4}", isReady(4), ms...)
-	t.Logf("m4: StartEtcd took %v, then:%s", m4.startTook.Round(time.Millisecond), m4.timeline(time.Time{}))
+	m4.WaitState(t, "Ready{4}", enginetest.IsReady(4))
+	m4.WantStates(t, "starting", "joining:0", "ready:4")
+	enginetest.WaitAll(t, "Ready{4}", enginetest.IsReady(4), ms...)
+	t.Logf("m4: StartEtcd took %v, then:%s", m4.startTook.Round(time.Millisecond), m4.Timeline(time.Time{}))
 }
 
 // A learner is Joining, whatever it knows: the others count it as a
@@ -120,7 +121,7 @@ func TestMemberJoiningTheClusterIsJoiningThenReady(t *testing.T) {
 func TestLearnerAddedThenPromoted(t *testing.T) {
 	c := newCluster(t)
 	ms := c.bootstrap(names(3))
-	waitAll(t, "Ready{3}", isReady(3), ms...)
+	enginetest.WaitAll(t, "Ready{3}", enginetest.IsReady(3), ms...)
 
 	m4 := c.newMember("m4")
 	id := c.addMember(m4, true)
@@ -134,15 +135,15 @@ func TestLearnerAddedThenPromoted(t *testing.T) {
 		}
 	})
 	time.Sleep(3 * poll) // polls would have moved it by now
-	if got := m4.tracker.Current(); got != otellifecycle.JoiningState(0) {
+	if got := m4.Tracker.Current(); got != otellifecycle.JoiningState(0) {
 		t.Fatalf("a learner serving with a leader is %v, want Joining{0}", got)
 	}
 	l := c.leader()
 	c.eventually("the leader counting a nonvoter", func() bool {
-		return point(t, l.reader, "cluster.lifecycle.raft.servers", "nonvoter") == 1
+		return instruments.Point(t, l.Reader, "cluster.lifecycle.raft.servers", "nonvoter") == 1
 	})
 	for _, m := range ms {
-		if got := m.tracker.Current(); got != otellifecycle.ReadyState(3) {
+		if got := m.Tracker.Current(); got != otellifecycle.ReadyState(3) {
 			t.Errorf("%s: %v with a learner added, want Ready{3}", m.name, got)
 		}
 	}
@@ -158,9 +159,9 @@ func TestLearnerAddedThenPromoted(t *testing.T) {
 		_, err := l.e.Server.PromoteMember(ctx, uint64(id)) // refused until the learner caught up
 		return err == nil
 	})
-	m4.waitState(t, "Ready{4}", isReady(4))
-	m4.wantStates(t, "starting", "joining:0", "ready:4")
-	waitAll(t, "Ready{4}", isReady(4), ms...)
-	at, _, _ := m4.enteredAt(otellifecycle.Ready, promoted)
-	t.Logf("m4 Ready %v after the promotion began:%s", at.Sub(promoted).Round(time.Millisecond), m4.timeline(time.Time{}))
+	m4.WaitState(t, "Ready{4}", enginetest.IsReady(4))
+	m4.WantStates(t, "starting", "joining:0", "ready:4")
+	enginetest.WaitAll(t, "Ready{4}", enginetest.IsReady(4), ms...)
+	at, _, _ := m4.EnteredAt(otellifecycle.Ready, promoted)
+	t.Logf("m4 Ready %v after the promotion began:%s", at.Sub(promoted).Round(time.Millisecond), m4.Timeline(time.Time{}))
 }

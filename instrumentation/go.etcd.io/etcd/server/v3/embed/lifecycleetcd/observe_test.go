@@ -1,13 +1,13 @@
 package lifecycleetcd_test
 
 import (
-	"log/slog"
 	"testing"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/lifecyclekit/lifecycle/instrumentation/go.etcd.io/etcd/server/v3/embed/lifecycleetcd"
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -17,12 +17,8 @@ import (
 func TestObserveRefusesNilsAndInvalidOptionsNamingThem(t *testing.T) {
 	c := newCluster(t)
 	m := c.bootstrap(names(1))[0]
-	m.waitState(t, "Ready{1}", isReady(1))
-	tracker, err := otellifecycle.New(otellifecycle.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tracker.Close() })
+	m.WaitState(t, "Ready{1}", enginetest.IsReady(1))
+	tracker := enginetest.Tracker(t)
 
 	for _, tc := range []struct {
 		name    string

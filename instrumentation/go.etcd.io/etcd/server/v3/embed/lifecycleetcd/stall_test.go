@@ -2,12 +2,12 @@ package lifecycleetcd_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"github.com/lifecyclekit/lifecycle/internal/testsupport/enginetest"
 	"github.com/lifecyclekit/lifecycle/otellifecycle"
 )
 
@@ -18,44 +18,18 @@ import (
 // taken at once and passed on; a collection does not wait either; and once
 // the tracker is released the Observer catches up from the server's state.
 func TestStalledTrackerNeverBlocksEtcd(t *testing.T) {
-	release := make(chan struct{})
-	var once sync.Once
-	unblock := func() { once.Do(func() { close(release) }) }
-	defer unblock() // before the cleanups, which close the trackers
-
-	var mu sync.Mutex
-	var blockedAt time.Time
-	stalled := memberOptions{tracker: []otellifecycle.Option{
-		otellifecycle.WithTransitionPolicy(func(_, to otellifecycle.State) error {
-			if to.Phase == otellifecycle.Ready {
-				mu.Lock()
-				if blockedAt.IsZero() {
-					blockedAt = time.Now()
-				}
-				mu.Unlock()
-				<-release
-			}
-			return nil
-		}),
-		otellifecycle.WithSinks(otellifecycle.SinkFunc(func(ctx context.Context, _ otellifecycle.Transition) error {
-			select {
-			case <-release:
-			case <-ctx.Done():
-			}
-			return nil
-		})),
-	}}
+	stall := enginetest.NewStall()
+	defer stall.Release() // before the cleanups, which close the trackers
+	stalled := memberOptions{tracker: stall.Options()}
 	c := newCluster(t)
 	ms := c.bootstrap(names(3), stalled)
 	m1 := ms[0]
-	_, unsubscribe := m1.tracker.Subscribe(1) // never read
+	_, unsubscribe := m1.Tracker.Subscribe(1) // never read
 	defer unsubscribe()
 	c.eventually("m1 serving, its Observer stuck on the way to Ready", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
 		select {
 		case <-m1.e.Server.ReadyNotify():
-			return !blockedAt.IsZero()
+			return stall.Blocked()
 		default:
 			return false
 		}
@@ -89,19 +63,17 @@ func TestStalledTrackerNeverBlocksEtcd(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatal("etcd's error waited on the stalled tracker")
 	}
-	m1.collect(t) // a collection does not wait on the stalled Observer either
+	m1.Collect(t) // a collection does not wait on the stalled Observer either
 
-	if got := m1.tracker.Current(); got.Phase != otellifecycle.Bootstrapping {
+	if got := m1.Tracker.Current(); got.Phase != otellifecycle.Bootstrapping {
 		t.Fatalf("m1 is %v while its tracker is stalled: the stall is not real", got)
 	}
-	mu.Lock()
-	stalledFor := time.Since(blockedAt).Round(time.Millisecond)
-	mu.Unlock()
+	stalledFor := stall.StalledFor()
 	stats := m1.obs.Stats()
 	t.Logf("m1: stalled %v; %d notifications, %d reads", stalledFor, stats.Signals, stats.Reads)
 
-	unblock()
-	m1.waitState(t, "Failed", isPhase(otellifecycle.Failed))
-	m1.wantStates(t, "starting", "bootstrapping", "ready:3", "failed:etcd: "+reported.Error())
-	m1.wantGauge(t, otellifecycle.Failed)
+	stall.Release()
+	m1.WaitState(t, "Failed", enginetest.IsPhase(otellifecycle.Failed))
+	m1.WantStates(t, "starting", "bootstrapping", "ready:3", "failed:etcd: "+reported.Error())
+	m1.WantGauge(t, otellifecycle.Failed)
 }
