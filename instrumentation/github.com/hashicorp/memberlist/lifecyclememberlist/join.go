@@ -54,7 +54,7 @@ func (o *Observer) Join(ctx context.Context, seeds []string) error {
 		return o.whileJoining(func() { o.enterReady(ctx) })
 	}
 	var last error
-	for i, delay := range o.cfg.backoff {
+	for i, delay := range o.cfg.JoinBackoff {
 		if delay > 0 {
 			timer := time.NewTimer(delay)
 			select {
@@ -79,7 +79,7 @@ func (o *Observer) Join(ctx context.Context, seeds []string) error {
 		}
 		return o.whileJoining(func() { o.enterReady(ctx) })
 	}
-	n := len(o.cfg.backoff)
+	n := len(o.cfg.JoinBackoff)
 	reason := fmt.Sprintf("join failed after %d attempts: %s", n, oneLine(last))
 	if err := o.whileJoining(func() { o.enter(ctx, joinFailed, otellifecycle.FailedState(reason)) }); err != nil {
 		return err

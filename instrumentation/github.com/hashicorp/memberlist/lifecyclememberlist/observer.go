@@ -98,8 +98,8 @@ func Create(conf *memberlist.Config, t *otellifecycle.Tracker, opts ...Option) (
 		return nil, errors.New("lifecyclememberlist: Create: tracker is nil")
 	}
 	cfg := newConfig(opts)
-	if len(cfg.errs) > 0 {
-		return nil, errors.Join(cfg.errs...)
+	if err := cfg.Err(); err != nil {
+		return nil, err
 	}
 	o := &Observer{
 		t:       t,

@@ -1,10 +1,9 @@
 package lifecyclememberlist
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/lifecyclekit/lifecycle/otellifecycle"
+	"github.com/lifecyclekit/lifecycle/internal/engine"
 )
 
 // DefaultHealthTimeout is how long the health score must stay at its worst
@@ -14,10 +13,13 @@ import (
 const DefaultHealthTimeout = 10 * time.Second
 
 // config is what the options build; see newConfig for its defaults.
+// engine.Config holds the join schedule and the invalid options' errors,
+// kept and checked as every engine module of this repository keeps them;
+// memberlist has no leaderless timeout, poll interval or instruments, so
+// its other fields stay unset.
 type config struct {
-	backoff       []time.Duration
+	engine.Config
 	healthTimeout time.Duration
-	errs          []error
 }
 
 // Option configures an Observer (see Create). Options are applied in order,
@@ -39,19 +41,9 @@ func (f optionFunc) apply(c config) config { return f(c) }
 // otellifecycle.DefaultJoinBackoff: 0, 250 ms, 500 ms, 1 s, 2 s, 4 s, 8 s,
 // 16 s (eight attempts over 31.75 s of waiting).
 func WithJoinBackoff(delays ...time.Duration) Option {
-	delays = append([]time.Duration(nil), delays...)
+	set := engine.JoinBackoff(delays)
 	return optionFunc(func(c config) config {
-		if len(delays) == 0 {
-			c.errs = append(c.errs, fmt.Errorf("lifecyclememberlist: WithJoinBackoff: at least one delay is needed"))
-			return c
-		}
-		for i, d := range delays {
-			if d < 0 {
-				c.errs = append(c.errs, fmt.Errorf("lifecyclememberlist: WithJoinBackoff: delay %d must be ≥ 0, got %v", i, d))
-				return c
-			}
-		}
-		c.backoff = delays
+		c.Config = set(c.Config)
 		return c
 	})
 }
@@ -64,7 +56,7 @@ func WithJoinBackoff(delays ...time.Duration) Option {
 func WithHealthTimeout(d time.Duration) Option {
 	return optionFunc(func(c config) config {
 		if d < 0 {
-			c.errs = append(c.errs, fmt.Errorf("lifecyclememberlist: WithHealthTimeout: must be ≥ 0, got %v", d))
+			c.Config = c.Invalid("WithHealthTimeout: must be ≥ 0, got %v", d)
 			return c
 		}
 		c.healthTimeout = d
@@ -73,7 +65,7 @@ func WithHealthTimeout(d time.Duration) Option {
 }
 
 func newConfig(opts []Option) config {
-	c := config{backoff: otellifecycle.DefaultJoinBackoff(), healthTimeout: DefaultHealthTimeout}
+	c := config{Config: engine.NewConfig("lifecyclememberlist"), healthTimeout: DefaultHealthTimeout}
 	for _, o := range opts {
 		if o != nil {
 			c = o.apply(c)
