@@ -90,6 +90,18 @@ func (c *cluster) addMember(m *member, learner bool) types.ID {
 		}
 		return err == nil
 	})
+	// A member that starts into the cluster asks the running members for
+	// the membership and refuses to start ("member count is unequal")
+	// when the one that answers has not applied the addition yet: wait
+	// until every running member has.
+	c.eventually("every running member knows the added member", func() bool {
+		for _, r := range c.live() {
+			if r.e.Server.Cluster().Member(id) == nil {
+				return false
+			}
+		}
+		return true
+	})
 	return id
 }
 
