@@ -46,7 +46,7 @@ type Group struct {
 	counts      [numPhases]atomic.Int64
 	attrs       []attribute.KeyValue
 	perTracker  bool
-	aggregate   *series // group-level transitions and durations, without per-tracker series
+	aggregate   *series // group-level entries and durations (and transitions, detailed), without per-tracker series
 	reg         metric.Registration
 
 	mu      sync.RWMutex
